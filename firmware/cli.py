@@ -1,0 +1,62 @@
+"""Subcommands of the device application: ``hotspot hal selftest``, ``hotspot demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from firmware import config as config_mod
+from firmware import selftest
+from firmware.wiring import Devices
+
+
+def register(areas: Any) -> None:
+    hal = areas.add_parser("hal", help="probe the hardware")
+    hal_sub = hal.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    st = hal_sub.add_parser(
+        "selftest", help="probe every configured device and print what it found"
+    )
+    st.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.add_argument(
+        "--wait", type=float, default=3.0, help="seconds to wait for network registration"
+    )
+    st.set_defaults(handler=cmd_selftest)
+
+    demo = areas.add_parser("demo", help="run the emulated handheld end to end")
+    demo.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    demo.add_argument("--fast", action="store_true", help="do not pace the sensor like a real UART")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    with Devices(cfg) as devices:
+        report = selftest.run(devices, registration_wait_s=args.wait)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_report(report)
+    return 0 if report.ok else 1
+
+
+def print_report(report: selftest.SelfTestReport) -> None:
+    print(f"Self-test of {report.config}")
+    for device in report.devices:
+        mark = "OK  " if device.ok else "FAIL"
+        print(f"  [{mark}] {device.name}")
+        if device.error:
+            print(f"         {device.error}")
+        for key, value in device.facts.items():
+            if key == "public_key_pem":
+                continue
+            print(f"         {key:<20} {value}")
+    print("All devices answered." if report.ok else "Some devices failed: see the messages above.")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from firmware import demo
+
+    return demo.run(args.config, realtime=not args.fast, out=sys.stdout)

@@ -1,0 +1,1 @@
+"""Cameras: the protocol, the picamera2 driver."""

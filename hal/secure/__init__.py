@@ -1,0 +1,1 @@
+"""Device identity: the ATECC608 secure element and a software key store."""

@@ -1,0 +1,117 @@
+"""``hotspot hil``: start emulators so any tool (or the firmware) can talk to them."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+DEVICES = ("fingerprint", "modem", "fuel-gauge", "secure-element", "rig")
+
+
+def register(areas: Any) -> None:
+    hil = areas.add_parser("hil", help="hardware-in-the-loop rig and emulators")
+    sub = hil.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    emulate = sub.add_parser(
+        "emulate",
+        help="start one emulator and print where it listens",
+        description=(
+            "Start an emulator and print where it listens: a pseudo-terminal for the "
+            "fingerprint module and the modem, a Unix socket (I2C bus) for the fuel gauge and "
+            "the secure element, or all of them with 'rig' (which also writes a device "
+            "configuration). The camera is emulated inside the firmware process "
+            '(camera.index = "emulated"). Runs until interrupted.'
+        ),
+    )
+    emulate.add_argument("device", choices=DEVICES)
+    emulate.add_argument("--dialect", default="quectel", choices=("quectel", "simcom"))
+    emulate.add_argument("--scenario", default="default", help="modem scenario")
+    emulate.add_argument("--baudrate", type=int, default=57600, help="fingerprint module baud rate")
+    emulate.add_argument("--model", default="R503", help="fingerprint module model (R503, AS608)")
+    emulate.add_argument("--realtime", action="store_true", help="pace the image like a real UART")
+    emulate.add_argument(
+        "--workdir", help="where sockets and state go (default: a temporary folder)"
+    )
+    emulate.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds"
+    )
+    emulate.set_defaults(handler=cmd_emulate)
+
+    knobs = sub.add_parser("faults", help="list the rig's fault knobs")
+    knobs.set_defaults(handler=cmd_faults)
+
+
+def cmd_faults(_args: argparse.Namespace) -> int:
+    from hil.rig import KNOBS
+
+    for name, knob in sorted(KNOBS.items()):
+        print(f"{name:<36} {knob.description}")
+    return 0
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    tmp = None
+    if args.workdir:
+        workdir = Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="hotspot-emu-")
+        workdir = Path(tmp.name)
+    stoppers = _start(args, workdir)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        stop.wait(args.duration)
+    finally:
+        for stopper in stoppers:
+            stopper()
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+def _start(args: argparse.Namespace, workdir: Path) -> list[Any]:
+    if args.device == "fingerprint":
+        from hal.emulators.r30x import R30xEmulator
+
+        emu = R30xEmulator(model=args.model, baudrate=args.baudrate, realtime=args.realtime).start()
+        print(f"fingerprint {args.model} emulator at {args.baudrate} baud: {emu.path}", flush=True)
+        return [emu.stop]
+    if args.device == "modem":
+        from hal.emulators.modem import SCENARIOS, ModemEmulator
+
+        if args.scenario not in SCENARIOS:
+            from hotspot.cli import UserError
+
+            raise UserError(f"unknown scenario {args.scenario!r}; known: {sorted(SCENARIOS)}")
+        modem = ModemEmulator(dialect=args.dialect, scenario=args.scenario).start()
+        print(f"modem {args.dialect} emulator ({args.scenario}): {modem.path}", flush=True)
+        return [modem.stop]
+    if args.device in ("fuel-gauge", "secure-element"):
+        from hal.emulators.atecc608 import provisioned
+        from hal.emulators.i2cbus import EmulatedI2CBus, I2CBusServer
+        from hal.emulators.max17048 import Max17048Emulator
+
+        bus = EmulatedI2CBus()
+        if args.device == "fuel-gauge":
+            bus.attach(0x36, Max17048Emulator())
+            where = "MAX17048 at 0x36"
+        else:
+            bus.attach(0x60, provisioned(0, state_file=workdir / "atecc608.json"))
+            where = "ATECC608 at 0x60"
+        server = I2CBusServer(bus, str(workdir / "i2c.sock")).start()
+        print(f"{args.device} emulator ({where}) on I2C bus unix:{server.path}", flush=True)
+        return [server.stop]
+    from hil.rig import Rig
+
+    rig = Rig(workdir, modem_dialect=args.dialect, modem_scenario=args.scenario).start()
+    print(f"fingerprint: {rig.fingerprint.path}", flush=True)
+    print(f"modem:       {rig.modem.path}", flush=True)
+    print(f"i2c bus:     unix:{rig.i2c_server.path}", flush=True)
+    print(f"config:      {rig.config_path}", flush=True)
+    return [rig.stop]

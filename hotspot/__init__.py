@@ -1,0 +1,1 @@
+"""The ``hotspot`` command line: one subcommand per area of the project."""

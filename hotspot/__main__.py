@@ -1,0 +1,3 @@
+from hotspot.cli import main
+
+raise SystemExit(main())
