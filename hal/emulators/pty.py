@@ -9,13 +9,17 @@ it can stay silent on a baud-rate mismatch as real hardware does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import termios
 import threading
 import time
 import tty
+from collections.abc import Callable
 from typing import Final
+
+log = logging.getLogger(__name__)
 
 _BAUD_CONSTANTS: Final[dict[int, int]] = {
     getattr(termios, f"B{rate}"): rate
@@ -112,5 +116,12 @@ class PtyServer:
                 except OSError:
                     data = b""
                 if data:
-                    self.on_bytes(data)
-            self.on_tick()
+                    self._guard(self.on_bytes, data)
+            self._guard(self.on_tick)
+
+    def _guard(self, fn: Callable[..., None], *args: object) -> None:
+        """An emulator bug must be loud but must not kill the device thread."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("%s emulator failed handling input", self.name)

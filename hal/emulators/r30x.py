@@ -97,6 +97,31 @@ class R30xEmulator(PtyServer):
         self._image: npt.NDArray[np.uint8] | None = None
         self._buffer = bytearray()
         self._lock = threading.Lock()
+        self._warm: threading.Thread | None = None
+
+    def start(self) -> R30xEmulator:
+        if self._source is None:
+            # Growing a synthetic master print takes a few hundred ms: do it before the
+            # first GenImg so the emulated module answers in its usual time.
+            self._warm = threading.Thread(target=self._prepare_default, daemon=True)
+            self._warm.start()
+        super().start()
+        return self
+
+    def _prepare_default(self) -> None:
+        source = _default_source()
+        first = source()
+        served = [False]
+
+        def replay_first() -> npt.NDArray[np.uint8]:
+            if not served[0]:
+                served[0] = True
+                return first
+            return source()
+
+        with self._lock:
+            if self._source is None:
+                self._source = replay_first
 
     # -- configuration from the rig ------------------------------------------------
 
@@ -225,9 +250,14 @@ class R30xEmulator(PtyServer):
             self._ack(0x02)
             return
         if source is None:
-            source = _default_source()
+            if self._warm is not None:
+                self._warm.join()
             with self._lock:
-                self._source = source
+                source = self._source
+            if source is None:
+                source = _default_source()
+                with self._lock:
+                    self._source = source
         image = np.asarray(source(), dtype=np.uint8)
         if image.shape != (HEIGHT, WIDTH):
             raise ValueError(f"image source gave shape {image.shape}, expected (288, 256)")

@@ -27,8 +27,8 @@ from hal.errors import (
 
 HEADER = b"\xef\x01"
 DEFAULT_ADDRESS = 0xFFFFFFFF
-MAX_LENGTH = 256
-"""Largest value of the length field (payload + checksum) the modules use."""
+MAX_LENGTH = 258
+"""Largest length field (payload + checksum): a 256-byte data packet plus its checksum."""
 OVERHEAD = 11
 """Bytes of a packet that are not payload: header, address, PID, length, checksum."""
 
@@ -140,7 +140,7 @@ def encode(pid: int, payload: bytes, address: int = DEFAULT_ADDRESS) -> bytes:
         raise ValueError(f"address {address:#x} is not a 32-bit value")
     length = len(payload) + 2
     if length > MAX_LENGTH:
-        raise ValueError(f"payload of {len(payload)} bytes exceeds the 254-byte maximum")
+        raise ValueError(f"payload of {len(payload)} bytes exceeds the 256-byte maximum")
     return (
         HEADER
         + struct.pack(">IBH", address, pid, length)

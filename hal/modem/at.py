@@ -19,6 +19,7 @@ import contextlib
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,10 +44,16 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+BARE_REPLIES = {"+CGMI", "+CGMM", "+CGMR", "+CGSN", "+CIMI", "+GMI", "+GMM", "+GMR", "+GSN"}
+"""Commands whose information lines carry no prefix (3GPP TS 27.007 sec. 5)."""
+
+
 def reply_prefix(command: str) -> str | None:
-    """``AT+CREG?`` -> ``+CREG``; ``AT+QGPSLOC=2`` -> ``+QGPSLOC``; ``ATI`` -> None."""
+    """``AT+CREG?`` -> ``+CREG``; ``AT+QGPSLOC=2`` -> ``+QGPSLOC``; ``ATI``, ``AT+CGSN`` -> None."""
     match = re.match(r"AT([+$^][A-Z0-9]+)", command.upper())
-    return match.group(1) if match else None
+    if not match or match.group(1) in BARE_REPLIES:
+        return None
+    return match.group(1)
 
 
 class ATChannel:
@@ -67,6 +74,9 @@ class ATChannel:
         self._urcs: queue.Queue[str | None] = queue.Queue()
         self._closed = threading.Event()
         self._failure: str | None = None
+        self._quiet_after_timeout = 0.0
+        self.noise_lines = 0
+        """Lines that were neither part of a reply nor a URC (line noise, late replies)."""
         self._reader = threading.Thread(target=self._read_loop, name="at-reader", daemon=True)
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="at-urc", daemon=True)
         self._reader.start()
@@ -77,6 +87,10 @@ class ATChannel:
         with self._lock:
             if self._failure is not None:
                 raise BusError(f"modem port failed: {self._failure}; restart the modem service")
+            # After a timeout the modem may still be sending the old reply: let it finish.
+            wait = self._quiet_after_timeout - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             pending = _Pending(command=command, prefix=reply_prefix(command))
             with self._state_lock:
                 self._pending = pending
@@ -88,6 +102,7 @@ class ATChannel:
             with self._state_lock:
                 self._pending = None
             if not finished:
+                self._quiet_after_timeout = time.monotonic() + 0.25
                 raise ModemTimeout(
                     f"{command} got no final result code within {timeout_s:.1f} s: "
                     "the modem is busy, rebooting or the line is noisy"
@@ -118,7 +133,12 @@ class ATChannel:
         buffer = bytearray()
         while not self._closed.is_set():
             try:
-                chunk = self._port.read(256)
+                # One byte (returns as soon as anything arrives), then whatever is waiting:
+                # read(256) would sit out the port timeout on every short reply.
+                chunk = self._port.read(1)
+                waiting = int(getattr(self._port, "in_waiting", 0)) if chunk else 0
+                if waiting:
+                    chunk += self._port.read(waiting)
             except Exception as exc:
                 self._failure = str(exc) or type(exc).__name__
                 with self._state_lock:
@@ -155,8 +175,13 @@ class ATChannel:
                 if pending.prefix and line.startswith(pending.prefix + ":"):
                     pending.body.append(line)
                     return
-                if not self._is_urc(line):
-                    pending.body.append(line)
+                if self._is_urc(line):
+                    pass  # fall through to URC delivery
+                elif pending.prefix is None:
+                    pending.body.append(line)  # ATI, AT+CGSN...: bare information lines
+                    return
+                else:
+                    self.noise_lines += 1  # neither ours nor a URC: late or garbled
                     return
         self._urcs.put(line)
 

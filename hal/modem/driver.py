@@ -34,8 +34,14 @@ class AtModem:
     """An LTE modem on an AT port."""
 
     def __init__(
-        self, port: SerialPort, dialect: Dialect, *, command_timeout_s: float = 5.0
+        self,
+        port: SerialPort,
+        dialect: Dialect,
+        *,
+        command_timeout_s: float = 5.0,
+        sync_timeout_s: float = 10.0,
     ) -> None:
+        self._sync_timeout = sync_timeout_s
         self._dialect = dialect
         self._timeout = command_timeout_s
         self._listeners: list[LinkListener] = []
@@ -80,6 +86,11 @@ class AtModem:
                 self.send(command)
             except CommandError:
                 log.info("modem refuses %s; registration URCs limited", command)
+        # URCs only report changes from now on: publish where we stand.
+        try:
+            self.refresh()
+        except CommandError as exc:
+            log.info("initial link poll failed: %s", exc)
         return ModemIdentity(manufacturer, model, revision, imei, imsi)
 
     def sim_status(self) -> str:
@@ -138,7 +149,7 @@ class AtModem:
 
     def _sync(self) -> None:
         """Get an ``OK`` to a bare ``AT``: the modem may be booting or mid-garbage."""
-        deadline = time.monotonic() + max(3 * self._timeout, 5.0)
+        deadline = time.monotonic() + self._sync_timeout
         last: ModemError | None = None
         while time.monotonic() < deadline:
             try:
