@@ -56,6 +56,7 @@ class Max17048Emulator:
         self.nack = False
         """Fault knob: the part does not acknowledge (loose connector, dead gauge)."""
         self._soc = soc_percent
+        self._below = False
         self._t = time.monotonic()
         self._lock = threading.Lock()
         self._pointer = 0
@@ -89,10 +90,14 @@ class Max17048Emulator:
         self._soc = max(
             0.0, min(100.0, self._soc - 100.0 * self.load_ma * hours / self.capacity_mah)
         )
+        # HD is set when the charge *crosses* below the threshold (datasheet: an
+        # edge, cleared by software), not for as long as it stays below.
         threshold = 32 - (self._regs[reg.REG_CONFIG] & 0x1F)
-        if self._soc < threshold:
+        below = self._soc < threshold
+        if below and not self._below:
             self._regs[reg.REG_STATUS] |= reg.STATUS_HD
             self._regs[reg.REG_CONFIG] |= reg.CONFIG_ALRT
+        self._below = below
 
     def _value(self, address: int) -> int:
         if address == reg.REG_VCELL:

@@ -267,8 +267,20 @@ replies = st.one_of(
     st.binary(max_size=120),
     st.lists(
         st.sampled_from(
-            [b"OK", b"ERROR", b"+CME ERROR: 13", b"+CSQ: 99,99", b"+CSQ: ab", b"+CEREG: 2,1",
-             b'+CEREG: 1,"zz"', b"RDY", b'+QIURC: "pdpdeact",1', b"+COPS: 0", b"\xff\xfe", b""]
+            [
+                b"OK",
+                b"ERROR",
+                b"+CME ERROR: 13",
+                b"+CSQ: 99,99",
+                b"+CSQ: ab",
+                b"+CEREG: 2,1",
+                b'+CEREG: 1,"zz"',
+                b"RDY",
+                b'+QIURC: "pdpdeact",1',
+                b"+COPS: 0",
+                b"\xff\xfe",
+                b"",
+            ]
         ),
         max_size=6,
     ).map(lambda parts: b"\r\n".join(parts) + b"\r\n"),

@@ -93,7 +93,7 @@ def test_cme_errors() -> None:
     [
         "+CSQ: 17",
         "+CSQ: x,99",
-        '+QGPSLOC: 1,2,3',
+        "+QGPSLOC: 1,2,3",
         "+QGPSLOC: 202008.0,99.5,0,1,1,2,0,0,0,290119,09",
         "+CGPSINFO: 4429.9,Q,01124.1,E,250325,160319.0,1,0,",
         '+CEREG: 2,1,"zz","1",7',
@@ -136,12 +136,24 @@ PARSERS: list[Callable[[str], object]] = [
 ]
 
 prefixes = st.sampled_from(
-    ["+CSQ: ", "+COPS: ", "+CPIN: ", "+CGPADDR: ", "+QGPSLOC: ", "+CGPSINFO: ", "+CME ERROR: ",
-     "+CREG: ", "+CEREG: ", "+QIACT: ", "+CGACT: ", ""]
+    [
+        "+CSQ: ",
+        "+COPS: ",
+        "+CPIN: ",
+        "+CGPADDR: ",
+        "+QGPSLOC: ",
+        "+CGPSINFO: ",
+        "+CME ERROR: ",
+        "+CREG: ",
+        "+CEREG: ",
+        "+QIACT: ",
+        "+CGACT: ",
+        "",
+    ]
 )
 bodies = st.text(alphabet=st.characters(codec="latin-1"), max_size=80)
 structured = st.lists(
-    st.one_of(st.integers(-5, 2**33).map(str), st.text("0123456789.,-\"NSEW", max_size=12)),
+    st.one_of(st.integers(-5, 2**33).map(str), st.text('0123456789.,-"NSEW', max_size=12)),
     max_size=12,
 ).map(",".join)
 

@@ -1,0 +1,108 @@
+"""Self-test and capture on the embedded default rig, in process and through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from firmware import capture, config, selftest
+from firmware.wiring import Devices
+from hal.phantoms import fingerprint as fp
+
+
+def test_selftest_of_the_emulated_rig_finds_every_device() -> None:
+    with Devices(config.load()) as devices:
+        report = selftest.run(devices)
+    data = report.as_dict()
+    assert report.ok, data
+    d = data["devices"]
+    assert d["fingerprint"]["image"] == "256x288" and d["fingerprint"]["baudrate"] == 115200
+    assert d["modem"]["registration"] == "home" and d["modem"]["signal_dbm"] == -73
+    assert d["modem"]["imei"] == "861536030196001"
+    assert 0 < d["fuel_gauge"]["battery_percent"] <= 100
+    assert len(d["secure_element"]["serial"]) == 18
+    assert d["secure_element"]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY")
+
+
+def test_a_failing_device_does_not_hide_the_others() -> None:
+    with Devices(config.load()) as devices:
+        devices.fuel_gauge  # noqa: B018 - start the emulators
+        devices.emulators["fuel_gauge"].nack = True
+        report = selftest.run(devices)
+    by_name = {d.name: d for d in report.devices}
+    assert not report.ok
+    assert not by_name["fuel_gauge"].ok and "BusError" in (by_name["fuel_gauge"].error or "")
+    assert by_name["fingerprint"].ok and by_name["secure_element"].ok
+
+
+def test_fingerprint_capture_streams_and_measures() -> None:
+    cfg = config.load()
+    rows: list[int] = []
+    with Devices(cfg) as devices:
+        result = capture.capture_finger(devices.fingerprint, 5.0, lambda d, t: rows.append(d))
+        emulator = devices.emulators["fingerprint"]
+        assert emulator.images_served == 1
+        assert emulator.led_state[0] == 0x03  # left on "ok"
+    assert rows[-1] == 288 and rows == sorted(rows)
+    assert result.image.pixels.shape == (288, 256)
+    assert result.coverage > 0.3 and result.contrast > 20
+
+
+def test_block_stats_fall_for_a_poor_capture() -> None:
+    good = fp.impression(fp.identity(0), 1, difficulty=0.0)
+    blank = (good * 0 + 230).astype("uint8")
+    assert capture.block_stats(good)[0] > 0.4
+    assert capture.block_stats(blank) == (0.0, 0.0)
+
+
+def test_face_capture_keeps_the_sharpest_frame() -> None:
+    with Devices(config.load()) as devices:
+        result = capture.capture_face(devices.camera, frames=4)
+    assert result.frames == 4 and 0 <= result.best_index < 4 and result.sharpness > 0
+
+
+def test_cli_selftest_json() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot", "hal", "selftest", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["ok"] and set(report["devices"]) == {
+        "fingerprint",
+        "camera",
+        "modem",
+        "fuel_gauge",
+        "secure_element",
+    }
+
+
+def test_cli_reports_a_bad_config_in_one_line(tmp_path: object) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot", "hal", "selftest", "--config", "/no/such.toml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("hotspot: cannot read configuration")
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_runs_end_to_end() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot", "demo", "--fast"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All devices answered." in out.stdout
+    assert "receiving: 288/288 rows" in out.stdout
+    assert "Demo finished" in out.stdout

@@ -1,0 +1,69 @@
+"""The dependency rules of DEVELOPERS.md, checked on the import graph.
+
+- ``hal`` imports nothing of ours;
+- ``firmware`` imports ``hal`` but concrete drivers and emulators only in ``firmware.wiring``;
+- ``central`` never imports ``firmware``;
+- nothing below the rig imports ``hil``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"hal", "firmware", "hil", "central", "ota", "models", "bench", "hotspot"}
+HAL_INTERFACES = {
+    "hal.errors",
+    "hal.resources",
+    "hal.serialport",
+    "hal.i2c",
+    "hal.fingerprint",
+    "hal.fingerprint.protocol",
+    "hal.camera.protocol",
+    "hal.modem.protocol",
+    "hal.power.protocol",
+    "hal.secure.protocol",
+    "hal.phantoms.fingerprint",
+    "hal.phantoms.face",
+}
+
+
+def imports(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[module] = {n for n in names if n.split(".")[0] in OURS}
+    return found
+
+
+def test_hal_imports_nothing_of_ours_outside_hal() -> None:
+    for module, names in imports("hal").items():
+        assert all(n.split(".")[0] == "hal" for n in names), (module, names)
+
+
+def test_firmware_uses_hal_interfaces_except_in_wiring() -> None:
+    for module, names in imports("firmware").items():
+        outside = {n for n in names if n.split(".")[0] not in ("hal", "firmware")}
+        assert not outside, (module, outside)
+        if module == "firmware.wiring":
+            continue
+        concrete = {n for n in names if n.startswith("hal.") and n not in HAL_INTERFACES}
+        assert not concrete, (module, concrete)
+
+
+def test_central_never_imports_firmware() -> None:
+    for module, names in imports("central").items():
+        assert not any(n.split(".")[0] == "firmware" for n in names), module
+
+
+def test_only_the_rig_and_the_shell_know_hil() -> None:
+    for package in ("hal", "firmware", "central", "ota", "models"):
+        for module, names in imports(package).items():
+            assert not any(n.split(".")[0] == "hil" for n in names), module
