@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
 from collections.abc import Iterator
@@ -154,10 +155,8 @@ def test_registration_flaps_give_events_both_ways() -> None:
         seen = set()
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline and len(seen) < 2:
-            try:
+            with contextlib.suppress(queue.Empty):
                 seen.add(r.events.get(timeout=0.5).registration.registered)
-            except queue.Empty:
-                pass
         assert seen == {True, False}
     finally:
         r.close()

@@ -142,7 +142,7 @@ def timed(fn: object) -> float:
 def test_no_finger_ends_at_the_deadline(sensor: R30xSensor, r30x_emu: R30xEmulator) -> None:
     r30x_emu.faults.no_finger = True
     started = time.monotonic()
-    with pytest.raises(NoFinger, match="no finger placed within 0.3 s"):
+    with pytest.raises(NoFinger, match=r"no finger placed within 0\.3 s"):
         sensor.wait_finger(0.3)
     assert 0.3 <= time.monotonic() - started < 1.5
 
