@@ -16,9 +16,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from hal.emulators.modem_scenarios import SCENARIOS, Scenario
 from hal.emulators.pty import PtyServer
+from hal.errors import ConfigurationError
 
 CME_TEXT = {
     3: "operation not allowed",
@@ -67,85 +69,6 @@ class ModemState:
     ip: str = "10.64.12.7"
     gps_on: bool = False
     fix: tuple[float, float, float] | None = (46.0569, 14.5058, 295.0)
-    events: list[tuple[float, Callable[[ModemEmulator], None]]] = field(default_factory=list)
-
-
-Scenario = Callable[["ModemEmulator"], None]
-"""Sets up the state and the timed events of a scenario."""
-
-
-def _at(delay: float, action: Callable[[ModemEmulator], None]) -> Callable[[ModemEmulator], None]:
-    def schedule(emu: ModemEmulator) -> None:
-        emu.schedule(delay, action)
-
-    return schedule
-
-
-def scenario_default(emu: ModemEmulator) -> None:
-    """Boots, SIM ready, registers on LTE after 0.2 s, GNSS has a fix."""
-    emu.state.stat = 2
-    emu.boot_urcs()
-    emu.schedule(0.2, lambda e: e.set_registration(1))
-
-
-def scenario_sim_pin(emu: ModemEmulator) -> None:
-    """The SIM asks for its PIN (1234); registration follows the unlock."""
-    emu.state.sim = "SIM PIN"
-    emu.state.stat = 0
-    emu.state.rssi = 18
-    emu.boot_urcs()
-
-
-def scenario_no_coverage(emu: ModemEmulator) -> None:
-    """Searching for ever, no signal."""
-    emu.state.stat = 2
-    emu.state.rssi = 99
-    emu.boot_urcs()
-
-
-def scenario_coverage_returns(emu: ModemEmulator, after_s: float = 3.0) -> None:
-    """No coverage at first (a valley), then the network is found."""
-    scenario_no_coverage(emu)
-
-    def found(e: ModemEmulator) -> None:
-        e.state.rssi = 17
-        e.set_registration(1)
-
-    emu.schedule(after_s, found)
-
-
-def scenario_flaps(emu: ModemEmulator, period_s: float = 0.3, count: int = 20) -> None:
-    """Registration flaps between home and searching every ``period_s``."""
-    scenario_default(emu)
-
-    def flap_to(stat: int) -> Callable[[ModemEmulator], None]:
-        return lambda e: e.set_registration(stat)
-
-    for i in range(count):
-        emu.schedule(0.4 + i * period_s, flap_to(2 if i % 2 == 0 else 1))
-
-
-def scenario_pdp_drop(emu: ModemEmulator, after_s: float = 0.5) -> None:
-    """The data context is dropped by the network shortly after each activation."""
-    scenario_default(emu)
-    emu.pdp_drop_after = after_s
-
-
-def scenario_no_gnss(emu: ModemEmulator) -> None:
-    """Indoors: the GNSS receiver never gets a fix."""
-    scenario_default(emu)
-    emu.state.fix = None
-
-
-SCENARIOS: dict[str, Scenario] = {
-    "default": scenario_default,
-    "sim-pin": scenario_sim_pin,
-    "no-coverage": scenario_no_coverage,
-    "coverage-returns": scenario_coverage_returns,
-    "flaps": scenario_flaps,
-    "pdp-drop": scenario_pdp_drop,
-    "no-gnss": scenario_no_gnss,
-}
 
 
 class ModemEmulator(PtyServer):
@@ -154,7 +77,7 @@ class ModemEmulator(PtyServer):
     def __init__(self, dialect: str = "quectel", scenario: str | Scenario = "default") -> None:
         super().__init__(f"modem-{dialect}")
         if dialect not in ("quectel", "simcom"):
-            raise ValueError(f"unknown modem dialect {dialect!r}; use quectel or simcom")
+            raise ConfigurationError(f"unknown modem dialect {dialect!r}; use quectel or simcom")
         self.dialect = dialect
         self.state = ModemState()
         self.faults = ModemFaults()
@@ -164,6 +87,10 @@ class ModemEmulator(PtyServer):
         self._events: list[tuple[float, Callable[[ModemEmulator], None]]] = []
         self._events_lock = threading.Lock()
         self._rng = os.urandom
+        if isinstance(scenario, str) and scenario not in SCENARIOS:
+            raise ConfigurationError(
+                f"unknown modem scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}"
+            )
         setup = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
         setup(self)
 

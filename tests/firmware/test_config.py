@@ -44,3 +44,11 @@ def test_bad_configuration_says_where(text: str, message: str) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         config.load("/nonexistent/device.toml")
+
+
+def test_unknown_emulator_scenario_is_a_configuration_error() -> None:
+    from firmware.wiring import Devices
+
+    cfg = config.parse('[modem]\nscenario = "tsunami"\n', "device.toml")
+    with Devices(cfg) as devices, pytest.raises(ConfigurationError, match="no-coverage"):
+        devices.modem  # noqa: B018
