@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from hal.emulators.r30x import R30xEmulator
 from hal.fingerprint.r30x import R30xSensor
 from hal.serialport import SerialPort, open_serial
+from wire.record import CheckRecord, Face, Finger, Gnss, uuid7
 
 
 @pytest.fixture
@@ -28,3 +29,29 @@ def r30x_port(r30x_emu: R30xEmulator) -> Iterator[SerialPort]:
 @pytest.fixture
 def sensor(r30x_port: SerialPort) -> R30xSensor:
     return R30xSensor(r30x_port, reply_timeout_s=0.5)
+
+
+@pytest.fixture
+def make_record() -> Callable[..., CheckRecord]:
+    """A factory of plausible check records (templates are placeholder bytes)."""
+
+    def sample(fingers: int = 2, face: bool = True) -> CheckRecord:
+        return CheckRecord(
+            record_id=uuid7(),
+            device_id="hh-0001",
+            captured_ms=1_790_000_000_000,
+            boot_id=b"B" * 16,
+            monotonic_ms=123_456,
+            operator_id="officer-17",
+            fingers=tuple(
+                Finger(position=i + 1, quality=70, template=bytes(270)) for i in range(fingers)
+            ),
+            face=Face(embedding=bytes(128), model_version="sface-int8-1", quality=88)
+            if face
+            else None,
+            gnss=Gnss(46.05, 14.5, 295.0, 1.1),
+            firmware_version="0.1.0",
+            model_versions={"leader": "1"},
+        )
+
+    return sample

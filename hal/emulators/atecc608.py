@@ -126,6 +126,7 @@ class Atecc608Emulator:
             Opcode.NONCE: self._nonce,
             Opcode.SIGN: self._sign,
             Opcode.COUNTER: self._counter,
+            Opcode.ECDH: self._ecdh,
         }
         handler = handlers.get(opcode)
         if handler is None:
@@ -208,6 +209,18 @@ class Atecc608Emulator:
         r, s = utils.decode_dss_signature(der)
         self._tempkey = None
         self._respond(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def _ecdh(self, p1: int, slot: int, data: bytes) -> None:
+        key = self._keys.get(slot)
+        if p1 != 0x0C or key is None or len(data) != 64:
+            self._respond_status(0x0F if key is None else 0x03)
+            return
+        try:
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + data)
+        except ValueError:
+            self._respond_status(0x0F)  # not a point on the curve
+            return
+        self._respond(key.exchange(ec.ECDH(), peer))
 
     def _counter(self, p1: int, counter_id: int, _data: bytes) -> None:
         if counter_id > 1 or p1 > 1:

@@ -70,6 +70,14 @@ class Atecc608:
             self._execute(Opcode.NONCE, 0x03, 0x0000, digest)  # pass-through into TempKey
             return self._expect(self._execute(Opcode.SIGN, 0x80, slot), 64, "Sign")
 
+    def ecdh(self, slot: int, peer_public: bytes) -> bytes:
+        self._check_slot(slot)
+        if len(peer_public) != 64:
+            raise ValueError("the peer public key is 64 bytes X || Y")
+        with self._session():
+            # Mode 0x0C: private key from the slot, shared secret returned in clear.
+            return self._expect(self._execute(Opcode.ECDH, 0x0C, slot, peer_public), 32, "ECDH")
+
     def counter(self, counter_id: int) -> int:
         return self._counter(0x00, counter_id)
 

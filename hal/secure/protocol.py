@@ -40,6 +40,14 @@ class SecureElement(Protocol):
         """Sign a 32-byte SHA-256 digest with the key in ``slot``; 64-byte r || s."""
         ...
 
+    def ecdh(self, slot: int, peer_public: bytes) -> bytes:
+        """The 32-byte ECDH shared secret of the key in ``slot`` and a 64-byte peer key.
+
+        Lets the firmware derive storage keys that exist only while the element
+        answers: the outbox key is never written to disk.
+        """
+        ...
+
     def counter(self, counter_id: int) -> int: ...
 
     def increment_counter(self, counter_id: int) -> int:

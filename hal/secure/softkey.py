@@ -55,6 +55,12 @@ class SoftKeyStore:
         r, s = utils.decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
+    def ecdh(self, slot: int, peer_public: bytes) -> bytes:
+        if len(peer_public) != 64:
+            raise ValueError("the peer public key is 64 bytes X || Y")
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + peer_public)
+        return self._load(slot).exchange(ec.ECDH(), peer)
+
     def counter(self, counter_id: int) -> int:
         return self._counters().get(str(counter_id), 0)
 

@@ -209,3 +209,32 @@ def test_bus_error_wraps_the_errno() -> None:
 
     with pytest.raises(BusError, match="timed out"):
         I2CTransport(Broken()).read(0x60, 1)  # type: ignore[arg-type]
+
+
+def _peer() -> tuple[object, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )[1:]
+    return key, raw
+
+
+def test_ecdh_agrees_with_the_peer(se: Atecc608, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from wire.envelope import public_key_from_raw
+
+    peer, peer_raw = _peer()
+    shared = se.ecdh(0, peer_raw)
+    assert shared == peer.exchange(ec.ECDH(), public_key_from_raw(se.public_key(0)))  # type: ignore[attr-defined]
+    store = SoftKeyStore(tmp_path / "k")
+    public = store.generate_key(0)
+    assert store.ecdh(0, peer_raw) == peer.exchange(ec.ECDH(), public_key_from_raw(public))  # type: ignore[attr-defined]
+
+
+def test_ecdh_rejects_a_point_off_the_curve(se: Atecc608) -> None:
+    with pytest.raises(SecureElementStatus):
+        se.ecdh(0, b"\x01" * 64)

@@ -1,0 +1,42 @@
+"""MQTT topics of HOTSPOT (version 1). Each device is confined to its own subtree."""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "hotspot/v1"
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+"""Device ids double as certificate CNs and topic levels: no '/', '+', '#'."""
+
+
+def check_device_id(device_id: str) -> str:
+    if not DEVICE_ID.fullmatch(device_id):
+        raise ValueError(
+            f"device id {device_id!r} must be 3-64 letters, digits, '-' or '_' "
+            "and start with a letter or digit"
+        )
+    return device_id
+
+
+def records(device_id: str) -> str:
+    return f"{PREFIX}/{check_device_id(device_id)}/records"
+
+
+def results(device_id: str) -> str:
+    return f"{PREFIX}/{check_device_id(device_id)}/results"
+
+
+def telemetry(device_id: str) -> str:
+    return f"{PREFIX}/{check_device_id(device_id)}/telemetry"
+
+
+RECORDS_SHARED = f"$share/central/{PREFIX}/+/records"
+"""What the central instances subscribe to: each record goes to one instance."""
+
+
+def device_of(topic: str) -> str:
+    """The device id in a records/telemetry topic; ValueError if the topic is not ours."""
+    parts = topic.split("/")
+    if len(parts) != 4 or "/".join(parts[:2]) != PREFIX:
+        raise ValueError(f"{topic!r} is not a HOTSPOT v1 topic")
+    return check_device_id(parts[2])
