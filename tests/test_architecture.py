@@ -2,7 +2,7 @@
 
 - ``hal`` imports nothing of ours;
 - ``firmware`` imports ``hal`` but concrete drivers and emulators only in ``firmware.wiring``;
-- ``central`` never imports ``firmware``;
+- ``central`` never imports ``firmware``; both share only ``wire``, which imports nothing of ours;
 - nothing below the rig imports ``hil``.
 """
 
@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"hal", "firmware", "hil", "central", "ota", "models", "bench", "hotspot"}
+OURS = {"hal", "firmware", "hil", "central", "ota", "models", "bench", "hotspot", "wire"}
 HAL_INTERFACES = {
     "hal.errors",
     "hal.resources",
@@ -50,12 +50,17 @@ def test_hal_imports_nothing_of_ours_outside_hal() -> None:
 
 def test_firmware_uses_hal_interfaces_except_in_wiring() -> None:
     for module, names in imports("firmware").items():
-        outside = {n for n in names if n.split(".")[0] not in ("hal", "firmware")}
+        outside = {n for n in names if n.split(".")[0] not in ("hal", "firmware", "wire")}
         assert not outside, (module, outside)
         if module == "firmware.wiring":
             continue
         concrete = {n for n in names if n.startswith("hal.") and n not in HAL_INTERFACES}
         assert not concrete, (module, concrete)
+
+
+def test_wire_is_self_contained() -> None:
+    for module, names in imports("wire").items():
+        assert all(n.split(".")[0] == "wire" for n in names), (module, names)
 
 
 def test_central_never_imports_firmware() -> None:

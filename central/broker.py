@@ -1,0 +1,96 @@
+"""Run a Mosquitto broker (Debian's ``mosquitto``) on a free loopback port.
+
+Used by the tests, the demo and CI: a real broker with TLS, client
+certificates and the fleet ACL, started and stopped (or killed and restarted,
+to test recovery) like a service.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from central.provision import FleetCA, broker_config
+
+
+class BrokerError(Exception):
+    """The broker could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MosquittoBroker:
+    def __init__(self, directory: str | Path, ca: FleetCA, port: int | None = None) -> None:
+        binary = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+        if binary is None:
+            raise BrokerError(
+                "mosquitto is not installed: run 'sudo apt-get install mosquitto' "
+                "(./dev installs it)"
+            )
+        self.binary = binary
+        self.dir = Path(directory)
+        self.port = port or free_port()
+        # Started as root (CI, containers) mosquitto would drop to user 'mosquitto'
+        # and lose access to this directory: keep the invoking user instead.
+        run_as = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
+        self.config = broker_config(self.dir, ca, self.port, run_as=run_as)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = self.dir / "mosquitto.log"
+
+    def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
+        log = self._log.open("ab")
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(
+                    f"mosquitto exited at start (code {self._proc.returncode}); "
+                    f"see {self._log}: {self._log.read_text()[-500:]}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def kill(self) -> None:
+        """Die like a crashed broker: no clean shutdown."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> MosquittoBroker:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,218 @@
+"""Fleet provisioning: the fleet CA, certificates, the central keys and the broker's config.
+
+Everything is P-256. The fleet CA signs a server certificate for the broker,
+a client certificate for each central instance and for each device; the
+certificate's common name is the MQTT user name (``use_identity_as_username``)
+and the ACL confines each device to ``hotspot/v1/<its id>/...``. The central
+service has two more keys: one that devices encrypt records to, one that signs
+answers. Private keys are written readable by their owner only.
+
+On the handheld the *record-signing* identity stays in the secure element; the
+TLS client key is a separate file because Python's ssl module cannot use the
+chip without an OpenSSL engine (a known limit, see the note in ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from wire import topics
+
+CENTRAL_USER = "central"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Paths of one party's TLS material."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HOTSPOT fleet"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+class FleetCA:
+    """The certificate authority of one fleet, kept in a directory."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.dir = Path(directory)
+        self.cert_path = self.dir / "ca.pem"
+        self.key_path = self.dir / "ca.key"
+
+    @classmethod
+    def create(cls, directory: str | Path, name: str = "HOTSPOT fleet CA") -> FleetCA:
+        ca = cls(directory)
+        ca.dir.mkdir(parents=True, exist_ok=True)
+        if ca.cert_path.exists():
+            return ca
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                    crl_sign=True, encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        _write_private(ca.key_path, key)
+        ca.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return ca
+
+    def issue(
+        self, common_name: str, out_dir: str | Path, *, server: bool = False, days: int = 825
+    ) -> Credentials:
+        """A key and certificate for ``common_name`` (a device id, 'central' or 'broker')."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the fleet CA key is not a P-256 key")
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        creds = Credentials(
+            ca=self.cert_path, cert=out / f"{common_name}.pem", key=out / f"{common_name}.key"
+        )
+        _write_private(creds.key, key)
+        creds.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return creds
+
+
+def central_keys(directory: str | Path) -> tuple[Path, Path]:
+    """(record decryption key, answer signing key) of the central service, made once."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = (out / "records.key", out / "answers.key")
+    for path in paths:
+        if not path.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            _write_private(path, key)
+            public = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            path.with_suffix(".pub").write_bytes(public)
+    return paths
+
+
+ACL = f"""# Written by 'hotspot provision'. User names are certificate CNs.
+# Every device: its own subtree only.
+pattern write {topics.PREFIX}/%u/records
+pattern write {topics.PREFIX}/%u/telemetry
+pattern read {topics.PREFIX}/%u/results
+
+# The central gateway instances.
+user {CENTRAL_USER}
+topic read {topics.PREFIX}/+/records
+topic read {topics.PREFIX}/+/telemetry
+topic write {topics.PREFIX}/+/results
+"""
+
+
+def broker_config(
+    directory: str | Path,
+    ca: FleetCA,
+    port: int,
+    *,
+    bind: str = "127.0.0.1",
+    run_as: str | None = None,
+) -> Path:
+    """Write mosquitto.conf (TLS, client certificates required, the ACL, persistence).
+
+    ``run_as``: the user mosquitto keeps when started as root (by default it drops
+    to ``mosquitto``, which cannot read a private test directory).
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    creds = ca.issue("broker", out, server=True)
+    (out / "acl").write_text(ACL)
+    (out / "data").mkdir(exist_ok=True)
+    conf = out / "mosquitto.conf"
+    conf.write_text(
+        f"""# Written by 'hotspot provision'.
+{f"user {run_as}" if run_as else ""}
+per_listener_settings false
+allow_anonymous false
+persistence true
+persistence_location {out / "data"}/
+autosave_interval 1
+max_inflight_messages 20
+max_queued_messages 100000
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+acl_file {out / "acl"}
+
+listener {port} {bind}
+protocol mqtt
+cafile {creds.ca}
+certfile {creds.cert}
+keyfile {creds.key}
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+"""
+    )
+    return conf
