@@ -50,9 +50,7 @@ class MosquittoBroker:
 
     def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
         log = self._log.open("ab")
-        self._proc = subprocess.Popen(
-            [self.binary, "-c", str(self.config)], stdout=log, stderr=log
-        )
+        self._proc = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

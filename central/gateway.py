@@ -1,0 +1,235 @@
+"""The central gateway: consume records, verify, decrypt, deduplicate, match, answer.
+
+Several instances may run side by side: they share the MQTT v5 subscription
+``$share/central/hotspot/v1/+/records``, so each record goes to one of them.
+Messages are acknowledged to the broker only after the answer is stored and
+published (paho's manual acks), so a gateway killed mid-record leaves the
+message to the broker to deliver again; the ledger makes that harmless.
+
+What is rejected, and how: a message on a topic that is not a device's, from
+an unregistered or revoked device, too large, or that does not decrypt or
+verify is dropped and audited (nothing authenticated it, so nothing is
+answered). A record that verifies but cannot be used (unknown schema version,
+malformed fields, a device id that disagrees with the topic) is answered
+``rejected`` with the reason, so the device stops re-sending and tells the
+officer. Nothing biometric is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from central.ledger import Ledger
+from central.matching import WatchlistMatcher
+from central.provision import Credentials
+from central.registry import DeviceRegistry, UnknownDevice
+from wire import envelope, topics
+from wire.errors import MalformedRecord, UnsupportedVersion, WireError
+from wire.record import HIT, NO_HIT, REJECTED, Answer, CheckRecord, record_id_text
+
+log = logging.getLogger(__name__)
+
+CENTRAL_KID = "central"
+MAX_PAYLOAD = envelope.MAX_ENVELOPE_BYTES
+
+
+@dataclass(frozen=True)
+class GatewayKeys:
+    records_private_pem: bytes
+    answers_private: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def load(cls, records_key: Path, answers_key: Path) -> GatewayKeys:
+        answers = serialization.load_pem_private_key(answers_key.read_bytes(), password=None)
+        if not isinstance(answers, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{answers_key} is not a P-256 key")
+        return cls(records_key.read_bytes(), answers)
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        der = self.answers_private.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        r, s = utils.decode_dss_signature(der)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+class Processor:
+    """The broker-independent core: one payload in, at most one answer out."""
+
+    def __init__(
+        self,
+        keys: GatewayKeys,
+        registry: DeviceRegistry,
+        ledger: Ledger,
+        matcher: WatchlistMatcher,
+    ) -> None:
+        self.keys = keys
+        self.registry = registry
+        self.ledger = ledger
+        self.matcher = matcher
+
+    def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
+        """Process one message; return (results topic, signed answer) or None if dropped."""
+        try:
+            device_id = topics.device_of(topic)
+        except ValueError:
+            self.ledger.audit("dropped", detail=f"not a device topic: {topic[:80]}")
+            return None
+        if len(payload) > MAX_PAYLOAD:
+            self.ledger.audit("dropped", device_id=device_id, detail=f"{len(payload)} bytes")
+            return None
+        try:
+            device = self.registry.get(device_id)
+        except UnknownDevice as exc:
+            self.ledger.audit("dropped", device_id=device_id, detail=str(exc))
+            return None
+        try:
+            signed = envelope.open_sealed(
+                payload, device_id, self.keys.records_private_pem, CENTRAL_KID, device.key()
+            )
+        except WireError as exc:
+            self.ledger.audit("dropped", device_id=device_id, detail=type(exc).__name__)
+            return None
+        try:
+            record = CheckRecord.decode(signed)
+        except (UnsupportedVersion, MalformedRecord) as exc:
+            record_id = _salvage_id(signed)
+            self.ledger.audit(
+                "rejected", device_id=device_id, detail=f"{type(exc).__name__}: {exc}"
+            )
+            if record_id is None:
+                return None
+            return self._answer(device_id, Answer(record_id, REJECTED, reason=str(exc)[:250]))
+        if record.device_id != device_id:
+            reason = f"record claims device {record.device_id!r} on {device_id!r}'s topic"
+            self.ledger.audit("rejected", device_id=device_id, detail=reason)
+            return self._answer(device_id, Answer(record.record_id, REJECTED, reason=reason))
+        existing = self.ledger.answer_for(record.record_id)
+        if existing is not None:
+            self.ledger.audit(
+                "duplicate", device_id=device_id, record_id=record_id_text(record.record_id)
+            )
+            return topics.results(device_id), existing
+        outcome = self.matcher.search(record)
+        answer = Answer(
+            record.record_id,
+            HIT if outcome.hit else NO_HIT,
+            score=round(outcome.score, 4),
+            reference=outcome.reference,
+            notice=outcome.notice,
+            answered_ms=int(time.time() * 1000),
+        )
+        self.ledger.audit(
+            "answered",
+            device_id=device_id,
+            record_id=record_id_text(record.record_id),
+            outcome=answer.outcome,
+            reference=answer.reference,
+            score=answer.score,
+            detail=f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
+        )
+        return self._answer(device_id, answer)
+
+    def _answer(self, device_id: str, answer: Answer) -> tuple[str, bytes]:
+        signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
+        stands = self.ledger.record_answer(answer.record_id, device_id, signed)
+        return topics.results(device_id), stands
+
+
+def _salvage_id(signed: bytes) -> bytes | None:
+    """The record id of a record we cannot otherwise read (to answer 'rejected')."""
+    try:
+        data = cbor2.loads(signed)
+    except Exception:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, bytes) and len(value) == 16 else None
+
+
+class Gateway:
+    """A :class:`Processor` attached to the broker."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        credentials: Credentials,
+        host: str,
+        port: int,
+        instance: str = "1",
+    ) -> None:
+        self.processor = processor
+        self._host, self._port = host, port
+        self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self.connected = threading.Event()
+        self.processed = 0
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"central-{instance}",
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.tls_set(
+            ca_certs=str(credentials.ca),
+            certfile=str(credentials.cert),
+            keyfile=str(credentials.key),
+        )
+        client.max_inflight_messages_set(50)
+        client.reconnect_delay_set(0.2, 5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *_a: self.connected.clear()
+        client.on_message = lambda _c, _u, msg: self._queue.put(msg)
+        self._client = client
+        self._worker = threading.Thread(target=self._work, name="gateway", daemon=True)
+
+    def start(self) -> Gateway:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 24 * 3600
+        self._client.connect_async(self._host, self._port, clean_start=False, properties=props)
+        self._client.loop_start()
+        self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=5)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the gateway: %s", reason)
+            return
+        client.subscribe(topics.RECORDS_SHARED, qos=1)
+        self.connected.set()
+
+    def _work(self) -> None:
+        while True:
+            msg = self._queue.get()
+            if msg is None:
+                return
+            try:
+                result = self.processor.handle(msg.topic, bytes(msg.payload))
+            except Exception:
+                log.exception("record processing failed; the broker will deliver it again")
+                continue
+            if result is not None:
+                topic, answer = result
+                props = Properties(PacketTypes.PUBLISH)
+                props.MessageExpiryInterval = 7 * 24 * 3600
+                info = self._client.publish(topic, answer, qos=1, properties=props)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    continue  # not acknowledged: the broker re-delivers, the ledger answers again
+            self._client.ack(msg.mid, msg.qos)
+            self.processed += 1

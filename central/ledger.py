@@ -1,0 +1,99 @@
+"""What the gateway has answered, for deduplication, and its audit trail.
+
+The ledger is keyed by record id: a record delivered twice (QoS 1 after a
+reconnect, a device re-sending an unanswered check) gets the stored answer
+again, and is matched only once. The audit trail records who sent what and
+what was answered — ids, outcomes, references, scores and reasons — and never
+a template, an embedding or an image.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answered (
+    record_id BLOB PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    answer BLOB NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    device_id TEXT,
+    record_id TEXT,
+    event TEXT NOT NULL,
+    outcome TEXT,
+    reference TEXT,
+    score REAL,
+    detail TEXT
+);
+"""
+
+
+class Ledger:
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def answer_for(self, record_id: bytes) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT answer FROM answered WHERE record_id = ?", (record_id,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def record_answer(self, record_id: bytes, device_id: str, answer: bytes) -> bytes:
+        """Store the answer unless one exists; return the answer that stands."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO answered (record_id, device_id, answer, at_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (record_id, device_id, answer, _now()),
+            )
+            row = self._db.execute(
+                "SELECT answer FROM answered WHERE record_id = ?", (record_id,)
+            ).fetchone()
+        return bytes(row[0])
+
+    def audit(
+        self,
+        event: str,
+        *,
+        device_id: str | None = None,
+        record_id: str | None = None,
+        outcome: str | None = None,
+        reference: str | None = None,
+        score: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO audit (at_ms, device_id, record_id, event, outcome, reference, "
+                "score, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now(), device_id, record_id, event, outcome, reference, score, detail),
+            )
+
+    def audit_events(self) -> list[tuple[str | None, str | None, str, str | None, str | None]]:
+        with self._lock:
+            return [
+                (r[0], r[1], r[2], r[3], r[4])
+                for r in self._db.execute(
+                    "SELECT device_id, record_id, event, outcome, detail FROM audit ORDER BY seq"
+                )
+            ]
+
+    def answered_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM answered").fetchone()[0])
+
+
+def _now() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,137 @@
+"""The handheld application: a check from capture to answer.
+
+``check()`` turns captures into a record (ISO/IEC 19794-2 templates, never
+images), has the secure element sign it, encrypts it to the central service,
+and stores it in the outbox before it returns: from then on the check survives
+a power cut and leaves when the link allows. Answers come back through the
+uplink and are handed to ``on_answer`` (the officer's display).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware import __version__, storage_key
+from firmware.biometrics.minutiae import extract
+from firmware.outbox import Outbox
+from firmware.uplink import Uplink, UplinkConfig
+from hal.errors import HalError
+from hal.fingerprint.protocol import FingerImage
+from hal.modem.protocol import LinkState, Modem
+from hal.secure.protocol import SecureElement
+from wire import envelope
+from wire.record import Answer, CheckRecord, Finger, Gnss, uuid7
+
+log = logging.getLogger(__name__)
+
+WRAP_KEY = "outbox-key-wrap"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    device_id: str
+    operator_id: str
+    data_dir: Path
+    central_records_public: Path
+    uplink: UplinkConfig
+    identity_slot: int = 0
+    outbox_max_bytes: int | None = None
+
+
+def boot_id() -> bytes:
+    try:
+        return uuid.UUID(Path("/proc/sys/kernel/random/boot_id").read_text().strip()).bytes
+    except (OSError, ValueError):
+        return os.urandom(16)
+
+
+_BOOT_ID = boot_id()
+
+
+class Handheld:
+    def __init__(
+        self,
+        config: AppConfig,
+        secure_element: SecureElement,
+        on_answer: Callable[[Answer], None],
+        modem: Modem | None = None,
+    ) -> None:
+        self.config = config
+        self._se = secure_element
+        self._modem = modem
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        path = config.data_dir / "outbox.db"
+        wrap = Outbox.read_meta(path, WRAP_KEY)
+        if wrap is None:
+            wrap, key = storage_key.new_wrapping(secure_element, config.identity_slot)
+            self.outbox = Outbox(path, key, config.device_id, max_bytes=config.outbox_max_bytes)
+            self.outbox.write_meta(WRAP_KEY, wrap)
+        else:
+            key = storage_key.unwrap(secure_element, config.identity_slot, wrap)
+            self.outbox = Outbox(path, key, config.device_id, max_bytes=config.outbox_max_bytes)
+        self._central_pem = config.central_records_public.read_bytes()
+        self.uplink = Uplink(config.uplink, self.outbox, on_answer)
+        if modem is not None:
+            modem.subscribe(self.link_changed)
+
+    def start(self) -> Handheld:
+        self.uplink.start()
+        return self
+
+    def stop(self) -> None:
+        self.uplink.stop()
+        self.outbox.close()
+
+    def link_changed(self, state: LinkState) -> None:
+        self.uplink.link_changed(state.up)
+
+    def templates(self, fingers: list[tuple[int, FingerImage]]) -> tuple[Finger, ...]:
+        out = []
+        for position, image in fingers:
+            extraction = extract(image.pixels, image.ppi)
+            qualities = [m.quality for m in extraction.minutiae] or [0]
+            quality = int(sum(qualities) / len(qualities))
+            template = extraction.record(position, quality).encode()
+            out.append(Finger(position=position, quality=quality, template=template))
+        return tuple(out)
+
+    def check(self, fingers: tuple[Finger, ...]) -> bytes:
+        """Seal and queue a check; returns its record id. OutboxFull if there is no room."""
+        record_id = uuid7()
+        record = CheckRecord(
+            record_id=record_id,
+            device_id=self.config.device_id,
+            captured_ms=int(time.time() * 1000),
+            boot_id=_BOOT_ID,
+            monotonic_ms=int(time.monotonic() * 1000),
+            operator_id=self.config.operator_id,
+            fingers=fingers,
+            gnss=self._position(),
+            firmware_version=__version__,
+            model_versions={"minutiae": "classical-1"},
+        )
+        sealed = envelope.seal(
+            record.encode(),
+            self.config.device_id,
+            lambda digest: self._se.sign_digest(self.config.identity_slot, digest),
+            self._central_pem,
+            "central",
+        )
+        self.outbox.put(record_id, sealed, live=True)
+        self.uplink.kick()
+        return record_id
+
+    def _position(self) -> Gnss | None:
+        if self._modem is None:
+            return None
+        try:
+            fix = self._modem.gnss_fix()
+        except HalError:
+            return None
+        return Gnss(fix.latitude, fix.longitude, fix.altitude_m, fix.hdop)

@@ -1,0 +1,1 @@
+"""Biometric processing on the device: templates from captures."""

@@ -1,0 +1,102 @@
+"""A whole HOTSPOT system on loopback: fleet CA, Mosquitto, central gateway, devices.
+
+Used by the end-to-end tests and the demo. Everything is real — TLS with
+client certificates, the ACL, the broker's persistence, SQLite, COSE — only the
+handheld's peripherals are emulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from central.broker import MosquittoBroker
+from central.gateway import Gateway, GatewayKeys, Processor
+from central.ledger import Ledger
+from central.matching import WatchlistMatcher
+from central.provision import FleetCA, central_keys
+from central.registry import DeviceRegistry
+from central.watchlist import SQLiteWatchlist
+from firmware.app import AppConfig, Handheld
+from firmware.uplink import UplinkConfig
+from hal.secure.protocol import SecureElement
+from wire.record import Answer
+
+
+@dataclass
+class System:
+    root: Path
+    ca: FleetCA
+    broker: MosquittoBroker
+    registry: DeviceRegistry
+    watchlist: SQLiteWatchlist
+    ledger: Ledger
+    processor: Processor
+    gateways: list[Gateway]
+
+    @classmethod
+    def start(cls, root: Path, gateways: int = 1) -> System:
+        root.mkdir(parents=True, exist_ok=True)
+        ca = FleetCA.create(root / "ca")
+        broker = MosquittoBroker(root / "broker", ca).start()
+        records_key, answers_key = central_keys(root / "central" / "keys")
+        registry = DeviceRegistry(root / "central" / "devices.db")
+        watchlist = SQLiteWatchlist(root / "central" / "watchlist.db")
+        ledger = Ledger(root / "central" / "ledger.db")
+        processor = Processor(
+            GatewayKeys.load(records_key, answers_key),
+            registry,
+            ledger,
+            WatchlistMatcher(watchlist),
+        )
+        system = cls(root, ca, broker, registry, watchlist, ledger, processor, [])
+        for index in range(gateways):
+            system.start_gateway(str(index + 1))
+        return system
+
+    def start_gateway(self, instance: str) -> Gateway:
+        creds = self.ca.issue("central", self.root / "central" / "tls")
+        gateway = Gateway(self.processor, creds, "127.0.0.1", self.broker.port, instance).start()
+        gateway.connected.wait(10)
+        self.gateways.append(gateway)
+        return gateway
+
+    def stop_gateways(self) -> None:
+        for gateway in self.gateways:
+            gateway.stop()
+        self.gateways.clear()
+
+    def stop(self) -> None:
+        self.stop_gateways()
+        self.broker.stop()
+
+    def handheld(
+        self,
+        device_id: str,
+        secure_element: SecureElement,
+        on_answer: Callable[[Answer], None],
+        **uplink_options: float | int,
+    ) -> Handheld:
+        """Register a device with the central service and build its application."""
+        self.registry.add(device_id, secure_element.public_key(0))
+        device_dir = self.root / "devices" / device_id
+        creds = self.ca.issue(device_id, device_dir / "tls")
+        uplink = UplinkConfig(
+            device_id=device_id,
+            host="127.0.0.1",
+            port=self.broker.port,
+            ca=creds.ca,
+            cert=creds.cert,
+            key=creds.key,
+            central_answers_public=self.root / "central" / "keys" / "answers.pub",
+            **uplink_options,  # type: ignore[arg-type]
+        )
+        config = AppConfig(
+            device_id=device_id,
+            operator_id="officer-1",
+            data_dir=device_dir / "data",
+            central_records_public=self.root / "central" / "keys" / "records.pub",
+            uplink=uplink,
+        )
+        return Handheld(config, secure_element, on_answer)

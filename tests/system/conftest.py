@@ -1,0 +1,77 @@
+"""A whole system on loopback (Mosquitto, central gateway) and emulated handhelds."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from firmware.app import Handheld
+from hal.emulators.atecc608 import provisioned
+from hal.emulators.i2cbus import EmulatedI2CBus
+from hal.i2c import I2CTransport
+from hal.secure.atecc608 import Atecc608
+from hil.system import System
+from wire.record import Answer
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.fail("mosquitto is not installed: './dev test' installs it")
+    s = System.start(tmp_path_factory.mktemp("system"))
+    yield s
+    s.stop()
+
+
+@dataclass
+class Device:
+    app: Handheld
+    answers: list[Answer] = field(default_factory=list)
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def wait_answers(self, count: int, timeout: float) -> bool:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.answers) < count and time.monotonic() < deadline:
+            self.event.wait(0.1)
+            self.event.clear()
+        return len(self.answers) >= count
+
+
+def secure_element() -> Atecc608:
+    chip = provisioned(0)
+    chip.time_scale = 0.0
+    bus = EmulatedI2CBus()
+    bus.attach(0x60, chip)
+    return Atecc608(I2CTransport(bus))
+
+
+@pytest.fixture
+def new_device(system: System) -> Iterator[Callable[..., Device]]:
+    made: list[Device] = []
+
+    def make(**options: float | int) -> Device:
+        holder: list[Device] = []
+
+        def on_answer(answer: Answer) -> None:
+            holder[0].answers.append(answer)
+            holder[0].event.set()
+
+        app = system.handheld(f"hh-{next(_ids):04d}", secure_element(), on_answer, **options)
+        device = Device(app)
+        holder.append(device)
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        device.app.stop()

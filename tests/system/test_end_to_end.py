@@ -1,0 +1,194 @@
+"""End to end over a real Mosquitto: offline backlog, flapping links, restarts, hits, bad input."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cbor2
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from central.watchlist import WatchlistEntry
+from firmware.biometrics.minutiae import extract
+from hal.phantoms import fingerprint as fp
+from hil.system import System
+from wire import envelope, topics
+from wire.record import HIT, NO_HIT, REJECTED, Finger
+
+NewDevice = Callable[..., Any]
+
+
+@functools.lru_cache(maxsize=32)
+def template(finger: int, impression: int) -> bytes:
+    image = fp.impression(fp.identity(finger, seed=11), impression, difficulty=0.3)
+    return extract(image).record(position=2, quality=60).encode()
+
+
+def finger(finger_id: int, impression: int) -> tuple[Finger, ...]:
+    return (Finger(position=2, quality=60, template=template(finger_id, impression)),)
+
+
+def test_offline_backlog_is_answered_when_the_link_comes_up(
+    system: System, new_device: NewDevice
+) -> None:
+    device = new_device()
+    device.app.start()
+    ids = {device.app.check(finger(1, 1)) for _ in range(200)}  # link down: all queued
+    time.sleep(0.5)
+    assert len(device.app.outbox) == 200 and device.answers == []
+    device.app.uplink.link_changed(True)
+    assert device.wait_answers(200, timeout=90), f"{len(device.answers)} of 200 answered"
+    assert {a.record_id for a in device.answers} == ids
+    assert len(device.app.outbox) == 0
+
+
+def test_a_watchlisted_finger_raises_a_hit(system: System, new_device: NewDevice) -> None:
+    system.watchlist.add(WatchlistEntry("WL-0007", "red-notice", ((2, template(7, 0)),)))
+    device = new_device()
+    device.app.start()
+    device.app.uplink.link_changed(True)
+    wanted = device.app.check(finger(7, 3))
+    other = device.app.check(finger(8, 3))
+    assert device.wait_answers(2, timeout=30)
+    by_id = {a.record_id: a for a in device.answers}
+    assert by_id[wanted].outcome == HIT and by_id[wanted].reference == "WL-0007"
+    assert by_id[wanted].notice == "red-notice"
+    assert by_id[other].outcome == NO_HIT and by_id[other].reference is None
+
+
+def test_flapping_link_answers_every_record_exactly_once(
+    system: System, new_device: NewDevice
+) -> None:
+    device = new_device(resend_after_s=1.0)
+    device.app.start()
+    ids = {device.app.check(finger(2, 1)) for _ in range(60)}
+    before = system.ledger.answered_count()
+    stop = threading.Event()
+
+    def flap() -> None:
+        up = False
+        while not stop.is_set():
+            up = not up
+            device.app.uplink.link_changed(up)
+            stop.wait(0.3)
+        device.app.uplink.link_changed(True)
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
+    try:
+        assert device.wait_answers(60, timeout=90), f"{len(device.answers)} of 60"
+    finally:
+        stop.set()
+        flapper.join()
+    assert [a.record_id for a in device.answers].count(next(iter(ids))) == 1
+    assert sorted(a.record_id for a in device.answers) == sorted(ids)
+    assert system.ledger.answered_count() - before == 60  # matched once each
+    assert len(device.app.outbox) == 0
+
+
+def test_broker_and_central_restarts_mid_flush(system: System, new_device: NewDevice) -> None:
+    device = new_device(resend_after_s=2.0, backoff_min_s=0.2, backoff_max_s=1.0)
+    device.app.start()
+    ids = {device.app.check(finger(3, 1)) for _ in range(80)}
+    device.app.uplink.link_changed(True)
+    time.sleep(0.3)
+    system.broker.kill()
+    system.stop_gateways()
+    time.sleep(0.5)
+    system.broker.start()
+    system.start_gateway("restarted")
+    assert device.wait_answers(80, timeout=90), f"{len(device.answers)} of 80"
+    assert {a.record_id for a in device.answers} == ids
+    assert len(device.app.outbox) == 0
+
+
+def raw_client(system: System, name: str) -> mqtt.Client:
+    creds = system.ca.issue(name, system.root / "raw" / name)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{name}", protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=str(creds.ca), certfile=str(creds.cert), keyfile=str(creds.key))
+    client.connect("127.0.0.1", system.broker.port)
+    client.loop_start()
+    return client
+
+
+def test_hostile_payloads_are_dropped_and_audited(system: System, new_device: NewDevice) -> None:
+    device = new_device()
+    device.app.start()
+    device_id = device.app.config.device_id
+    good = device.app.check(finger(4, 1))
+    sealed = device.app.outbox.due(1)[0].envelope
+    tampered = bytearray(sealed)
+    tampered[len(tampered) // 2] ^= 0x01
+    forged = envelope.seal(
+        b"\xa0",
+        device_id,
+        lambda d: b"\x01" * 64,
+        (system.root / "central" / "keys" / "records.pub").read_bytes(),
+        "central",
+    )
+    impostor = raw_client(system, device_id)  # a clone of the device's certificate
+    for payload in (b"", b"garbage", bytes(tampered), forged, b"\x00" * 200_000):
+        impostor.publish(topics.records(device_id), payload, qos=1).wait_for_publish(5)
+    unregistered = raw_client(system, "hh-ghost")
+    unregistered.publish(topics.records("hh-ghost"), sealed, qos=1).wait_for_publish(5)
+    device.app.uplink.link_changed(True)
+    assert device.wait_answers(1, timeout=30)
+    assert device.answers[0].record_id == good
+    time.sleep(0.5)
+    events = system.ledger.audit_events()
+    dropped = [e for e in events if e[2] == "dropped" and e[0] in (device_id, "hh-ghost")]
+    assert len(dropped) >= 5
+    assert any("not registered" in (e[4] or "") for e in dropped)
+    for c in (impostor, unregistered):
+        c.loop_stop()
+        c.disconnect()
+
+
+def test_unknown_schema_version_is_answered_rejected(system: System, new_device: NewDevice) -> None:
+    device = new_device()
+    app = device.app
+    app.start()
+    record_id = app.check(finger(5, 1))
+    # Re-seal the queued record as a version-2 record, as a newer firmware would.
+    chip = app._se
+    data = {"v": 2, "id": record_id, "dev": app.config.device_id}
+    newer = envelope.seal(
+        cbor2.dumps(data),
+        app.config.device_id,
+        lambda d: chip.sign_digest(0, d),
+        (system.root / "central" / "keys" / "records.pub").read_bytes(),
+        "central",
+    )
+    app.outbox.answered(record_id, b"placeholder")  # take the v1 copy out of the queue
+    app.outbox.put(record_id, newer)
+    app.uplink.link_changed(True)
+    assert device.wait_answers(1, timeout=20)
+    answer = device.answers[0]
+    assert (answer.record_id, answer.outcome) == (record_id, REJECTED)
+    assert "version 2 is not supported" in (answer.reason or "")
+    assert len(app.outbox) == 0  # the device stops re-sending it
+
+
+def test_no_biometric_byte_in_logs_audit_or_outbox(
+    system: System, new_device: NewDevice, caplog: Any
+) -> None:
+    caplog.set_level("DEBUG")
+    device = new_device()
+    device.app.start()
+    marker = template(6, 1)
+    device.app.check(finger(6, 1))
+    device.app.uplink.link_changed(True)
+    assert device.wait_answers(1, timeout=30)
+    probe = marker[30:62]  # minutiae bytes, past the generic header
+    assert probe not in caplog.text.encode("latin-1", "replace")
+    for path in list((system.root / "central").glob("*.db*")) + list(
+        device.app.config.data_dir.glob("outbox.db*")
+    ):
+        assert probe not in path.read_bytes(), path
+    assert probe not in (system.root / "broker" / "mosquitto.log").read_bytes()
+    assert {e[3] for e in system.ledger.audit_events() if e[2] == "answered"} <= {HIT, NO_HIT}
+    assert device.answers[0].outcome in (HIT, NO_HIT)
