@@ -222,3 +222,53 @@ tls_version tlsv1.2
 """
     )
     return conf
+
+
+@dataclass(frozen=True)
+class FleetLayout:
+    """Where a fleet's files live under one directory (``hotspot provision --dir``)."""
+
+    root: Path
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.root / "ca"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.root / "broker"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "central" / "keys"
+
+    @property
+    def central_tls(self) -> Path:
+        return self.root / "central" / "tls"
+
+    @property
+    def registry_db(self) -> Path:
+        return self.root / "central" / "devices.db"
+
+    @property
+    def watchlist_db(self) -> Path:
+        return self.root / "central" / "watchlist.db"
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.root / "central" / "ledger.db"
+
+    @property
+    def records_public(self) -> Path:
+        return self.keys_dir / "records.pub"
+
+    @property
+    def answers_public(self) -> Path:
+        return self.keys_dir / "answers.pub"
+
+    @property
+    def broker_port_file(self) -> Path:
+        return self.broker_dir / "port"
+
+    def device_dir(self, device_id: str) -> Path:
+        return self.root / "devices" / topics.check_device_id(device_id)

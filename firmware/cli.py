@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from firmware import config as config_mod
@@ -24,11 +23,6 @@ def register(areas: Any) -> None:
         "--wait", type=float, default=3.0, help="seconds to wait for network registration"
     )
     st.set_defaults(handler=cmd_selftest)
-
-    demo = areas.add_parser("demo", help="run the emulated handheld end to end")
-    demo.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
-    demo.add_argument("--fast", action="store_true", help="do not pace the sensor like a real UART")
-    demo.set_defaults(handler=cmd_demo)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -54,9 +48,3 @@ def print_report(report: selftest.SelfTestReport) -> None:
                 continue
             print(f"         {key:<20} {value}")
     print("All devices answered." if report.ok else "Some devices failed: see the messages above.")
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from firmware import demo
-
-    return demo.run(args.config, realtime=not args.fast, out=sys.stdout)

@@ -44,6 +44,22 @@ def register(areas: Any) -> None:
     knobs.set_defaults(handler=cmd_faults)
 
 
+def register_demo(areas: Any) -> None:
+    demo = areas.add_parser(
+        "demo", help="the whole system on this machine: central, broker, an emulated handheld"
+    )
+    demo.add_argument("--fast", action="store_true", help="do not pace the sensor like a real UART")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import sys
+
+    from hil import demo
+
+    return demo.run(sys.stdout, realtime=not args.fast)
+
+
 def cmd_faults(_args: argparse.Namespace) -> int:
     from hil.rig import KNOBS
 

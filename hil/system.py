@@ -15,7 +15,7 @@ from central.broker import MosquittoBroker
 from central.gateway import Gateway, GatewayKeys, Processor
 from central.ledger import Ledger
 from central.matching import WatchlistMatcher
-from central.provision import FleetCA, central_keys
+from central.provision import FleetCA, FleetLayout, central_keys
 from central.registry import DeviceRegistry
 from central.watchlist import SQLiteWatchlist
 from firmware.app import AppConfig, Handheld
@@ -38,12 +38,13 @@ class System:
     @classmethod
     def start(cls, root: Path, gateways: int = 1) -> System:
         root.mkdir(parents=True, exist_ok=True)
-        ca = FleetCA.create(root / "ca")
-        broker = MosquittoBroker(root / "broker", ca).start()
-        records_key, answers_key = central_keys(root / "central" / "keys")
-        registry = DeviceRegistry(root / "central" / "devices.db")
-        watchlist = SQLiteWatchlist(root / "central" / "watchlist.db")
-        ledger = Ledger(root / "central" / "ledger.db")
+        layout = FleetLayout(root)
+        ca = FleetCA.create(layout.ca_dir)
+        broker = MosquittoBroker(layout.broker_dir, ca).start()
+        records_key, answers_key = central_keys(layout.keys_dir)
+        registry = DeviceRegistry(layout.registry_db)
+        watchlist = SQLiteWatchlist(layout.watchlist_db)
+        ledger = Ledger(layout.ledger_db)
         processor = Processor(
             GatewayKeys.load(records_key, answers_key),
             registry,
@@ -56,7 +57,7 @@ class System:
         return system
 
     def start_gateway(self, instance: str) -> Gateway:
-        creds = self.ca.issue("central", self.root / "central" / "tls")
+        creds = self.ca.issue("central", FleetLayout(self.root).central_tls)
         gateway = Gateway(self.processor, creds, "127.0.0.1", self.broker.port, instance).start()
         gateway.connected.wait(10)
         self.gateways.append(gateway)
@@ -80,7 +81,8 @@ class System:
     ) -> Handheld:
         """Register a device with the central service and build its application."""
         self.registry.add(device_id, secure_element.public_key(0))
-        device_dir = self.root / "devices" / device_id
+        layout = FleetLayout(self.root)
+        device_dir = layout.device_dir(device_id)
         creds = self.ca.issue(device_id, device_dir / "tls")
         uplink = UplinkConfig(
             device_id=device_id,
@@ -89,14 +91,14 @@ class System:
             ca=creds.ca,
             cert=creds.cert,
             key=creds.key,
-            central_answers_public=self.root / "central" / "keys" / "answers.pub",
+            central_answers_public=layout.answers_public,
             **uplink_options,  # type: ignore[arg-type]
         )
         config = AppConfig(
             device_id=device_id,
             operator_id="officer-1",
             data_dir=device_dir / "data",
-            central_records_public=self.root / "central" / "keys" / "records.pub",
+            central_records_public=layout.records_public,
             uplink=uplink,
         )
         return Handheld(config, secure_element, on_answer)

@@ -19,6 +19,7 @@ class UserError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from central import cli as central_cli
     from firmware import cli as firmware_cli
     from hil import cli as hil_cli
 
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
     firmware_cli.register(areas)
+    central_cli.register(areas)
     hil_cli.register(areas)
+    hil_cli.register_demo(areas)
     return parser
 
 

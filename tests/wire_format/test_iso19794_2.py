@@ -1,7 +1,8 @@
-"""ISO/IEC 19794-2:2005 records: the reference vector, round trips, rejection of malformed records."""
+"""ISO/IEC 19794-2:2005 records: reference vector, round trips, malformed records."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 
@@ -113,7 +114,5 @@ def test_round_trip(views: list[list[Minutia]]) -> None:
 
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_raise_only_template_errors(data: bytes) -> None:
-    try:
+    with contextlib.suppress(WireError):
         MinutiaeRecord.decode(data)
-    except WireError:
-        pass
