@@ -259,6 +259,7 @@ class Atecc608Emulator:
             for slot, key in self._keys.items()
         }
         state = {"serial": self.serial.hex(), "counters": self._counters, "keys": keys}
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
