@@ -80,6 +80,19 @@ class Processor:
         self.ledger = ledger
         self.matcher = matcher
 
+    def telemetry(self, topic: str, payload: bytes) -> bool:
+        """Keep a device's telemetry report if it is well-formed CBOR from a registered device."""
+        try:
+            device_id = topics.device_of(topic)
+            self.registry.get(device_id)
+            report = cbor2.loads(payload)
+        except (ValueError, UnknownDevice, cbor2.CBORDecodeError):
+            return False
+        if not isinstance(report, dict) or len(payload) > 4096:
+            return False
+        self.ledger.store_telemetry(device_id, payload)
+        return True
+
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
         """Process one message; return (results topic, signed answer) or None if dropped."""
         try:
@@ -212,6 +225,7 @@ class Gateway:
             log.error("broker refused the gateway: %s", reason)
             return
         client.subscribe(topics.RECORDS_SHARED, qos=1)
+        client.subscribe(topics.TELEMETRY_SHARED, qos=0)
         self.connected.set()
 
     def _work(self) -> None:
@@ -219,6 +233,11 @@ class Gateway:
             msg = self._queue.get()
             if msg is None:
                 return
+            if msg.topic.endswith("/telemetry"):
+                self.processor.telemetry(msg.topic, bytes(msg.payload))
+                if msg.qos:
+                    self._client.ack(msg.mid, msg.qos)
+                continue
             try:
                 result = self.processor.handle(msg.topic, bytes(msg.payload))
             except Exception:

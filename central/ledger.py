@@ -21,6 +21,11 @@ CREATE TABLE IF NOT EXISTS answered (
     answer BLOB NOT NULL,
     at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS telemetry (
+    device_id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    report BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms INTEGER NOT NULL,
@@ -89,6 +94,21 @@ class Ledger:
                     "SELECT device_id, record_id, event, outcome, detail FROM audit ORDER BY seq"
                 )
             ]
+
+    def store_telemetry(self, device_id: str, report: bytes) -> None:
+        """Keep each device's latest telemetry report (battery, signal, backlog, versions)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO telemetry (device_id, at_ms, report) VALUES (?, ?, ?)",
+                (device_id, _now(), report),
+            )
+
+    def telemetry(self, device_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT report FROM telemetry WHERE device_id = ?", (device_id,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def answered_count(self) -> int:
         with self._lock:

@@ -24,6 +24,7 @@ from firmware.uplink import Uplink, UplinkConfig
 from hal.errors import HalError
 from hal.fingerprint.protocol import FingerImage
 from hal.modem.protocol import LinkState, Modem
+from hal.power.protocol import FuelGauge
 from hal.secure.protocol import SecureElement
 from wire import envelope
 from wire.record import Answer, CheckRecord, Finger, Gnss, uuid7
@@ -126,6 +127,37 @@ class Handheld:
         self.outbox.put(record_id, sealed, live=True)
         self.uplink.kick()
         return record_id
+
+    def telemetry(self, fuel_gauge: FuelGauge | None = None) -> dict[str, object]:
+        """Battery, signal, position, backlog and versions — never biometric data."""
+        report: dict[str, object] = {
+            "v": 1,
+            "at": int(time.time() * 1000),
+            "backlog": len(self.outbox),
+            "fw": __version__,
+            "models": {"minutiae": "classical-1"},
+        }
+        if fuel_gauge is not None:
+            try:
+                battery = fuel_gauge.read()
+                report["battery"] = {"soc": battery.soc_percent, "volts": battery.voltage_v}
+            except HalError as exc:
+                report["battery"] = {"error": type(exc).__name__}
+        if self._modem is not None:
+            link = self._modem.link
+            report["link"] = {
+                "up": link.up,
+                "dbm": link.signal_dbm,
+                "operator": link.operator,
+                "act": link.access_technology,
+            }
+        position = self._position()
+        if position is not None:
+            report["gnss"] = [position.latitude, position.longitude]
+        return report
+
+    def send_telemetry(self, fuel_gauge: FuelGauge | None = None) -> bool:
+        return self.uplink.publish_telemetry(self.telemetry(fuel_gauge))
 
     def _position(self) -> Gnss | None:
         if self._modem is None:

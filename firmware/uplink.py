@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -109,6 +110,15 @@ class Uplink:
             self._next_attempt = 0.0
             self._failures = 0
         self._wake.set()
+
+    def publish_telemetry(self, report: dict[str, object]) -> bool:
+        """Send a telemetry report (CBOR, QoS 0: the next one supersedes it). False if offline."""
+        if not self.connected.is_set():
+            return False
+        info = self._client.publish(
+            topics.telemetry(self.config.device_id), cbor2.dumps(report), qos=0
+        )
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def kick(self) -> None:
         """A new check is in the outbox: send it now if we can."""

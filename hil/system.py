@@ -77,6 +77,7 @@ class System:
         device_id: str,
         secure_element: SecureElement,
         on_answer: Callable[[Answer], None],
+        outbox_max_bytes: int | None = None,
         **uplink_options: float | int,
     ) -> Handheld:
         """Register a device with the central service and build its application."""
@@ -100,5 +101,6 @@ class System:
             data_dir=device_dir / "data",
             central_records_public=layout.records_public,
             uplink=uplink,
+            outbox_max_bytes=outbox_max_bytes,
         )
         return Handheld(config, secure_element, on_answer)

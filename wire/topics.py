@@ -32,6 +32,7 @@ def telemetry(device_id: str) -> str:
 
 RECORDS_SHARED = f"$share/central/{PREFIX}/+/records"
 """What the central instances subscribe to: each record goes to one instance."""
+TELEMETRY_SHARED = f"$share/central/{PREFIX}/+/telemetry"
 
 
 def device_of(topic: str) -> str:

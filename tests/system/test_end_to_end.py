@@ -192,3 +192,51 @@ def test_no_biometric_byte_in_logs_audit_or_outbox(
     assert probe not in (system.root / "broker" / "mosquitto.log").read_bytes()
     assert {e[3] for e in system.ledger.audit_events() if e[2] == "answered"} <= {HIT, NO_HIT}
     assert device.answers[0].outcome in (HIT, NO_HIT)
+
+
+def test_telemetry_reaches_the_central_service(system: System, new_device: NewDevice) -> None:
+    from hal.emulators.i2cbus import EmulatedI2CBus
+    from hal.emulators.max17048 import Max17048Emulator
+    from hal.i2c import I2CTransport
+    from hal.power.max17048 import Max17048
+
+    bus = EmulatedI2CBus()
+    bus.attach(0x36, Max17048Emulator(soc_percent=64.0, load_ma=0.0))
+    gauge = Max17048(I2CTransport(bus))
+    device = new_device()
+    device.app.start()
+    device.app.check(finger(1, 2))
+    assert not device.app.send_telemetry(gauge)  # offline: nothing sent
+    device.app.uplink.link_changed(True)
+    assert device.app.uplink.connected.wait(10)
+    assert device.app.send_telemetry(gauge)
+    device_id = device.app.config.device_id
+    deadline = time.monotonic() + 10
+    while system.ledger.telemetry(device_id) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stored = system.ledger.telemetry(device_id)
+    assert stored is not None
+    report = cbor2.loads(stored)
+    assert report["battery"]["soc"] == 64.0
+    assert report["fw"] == "0.1.0" and "backlog" in report
+
+
+def test_full_disk_refuses_the_capture_and_keeps_the_queue(
+    system: System, new_device: NewDevice
+) -> None:
+    import pytest
+
+    from firmware.outbox import OutboxFull
+
+    device = new_device(outbox_max_bytes=80 * 1024)
+    kept = []
+    with pytest.raises(OutboxFull, match="NOT stored") as refused:
+        for _ in range(500):
+            kept.append(device.app.check(finger(1, 3)))
+    assert "coverage" in str(refused.value)
+    assert device.app.outbox.ids() == set(kept)
+    device.app.start()
+    device.app.uplink.link_changed(True)
+    assert device.wait_answers(len(kept), timeout=60)
+    assert len(device.app.outbox) == 0
+    device.app.check(finger(1, 3))  # room again once the queue has drained
