@@ -240,3 +240,20 @@ def test_full_disk_refuses_the_capture_and_keeps_the_queue(
     assert device.wait_answers(len(kept), timeout=60)
     assert len(device.app.outbox) == 0
     device.app.check(finger(1, 3))  # room again once the queue has drained
+
+
+def test_two_gateway_instances_share_the_records(system: System, new_device: NewDevice) -> None:
+    second = system.start_gateway("second")
+    try:
+        before = [g.processed for g in system.gateways]
+        device = new_device()
+        device.app.start()
+        ids = {device.app.check(finger(2, 2)) for _ in range(40)}
+        device.app.uplink.link_changed(True)
+        assert device.wait_answers(40, timeout=60)
+        assert {a.record_id for a in device.answers} == ids
+        shares = [g.processed - b for g, b in zip(system.gateways, before, strict=True)]
+        assert all(share > 0 for share in shares), shares  # both instances took records
+    finally:
+        second.stop()
+        system.gateways.remove(second)
