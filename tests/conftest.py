@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pytest
 
 from hal.emulators.r30x import R30xEmulator
@@ -12,9 +13,14 @@ from hal.serialport import SerialPort, open_serial
 from wire.record import CheckRecord, Face, Finger, Gnss, uuid7
 
 
+def _ramp() -> np.ndarray:
+    return np.tile(np.arange(256, dtype=np.uint8), (288, 1))
+
+
 @pytest.fixture
 def r30x_emu() -> Iterator[R30xEmulator]:
-    emu = R30xEmulator().start()
+    """A module serving a cheap test image (tests of the phantom source make their own)."""
+    emu = R30xEmulator(image_source=_ramp).start()
     yield emu
     emu.stop()
 

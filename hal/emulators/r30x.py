@@ -59,7 +59,7 @@ def _default_source() -> ImageSource:
     # Imported lazily: the phantom generator costs a little start-up time.
     from hal.phantoms.fingerprint import PhantomFingerSource
 
-    return PhantomFingerSource(fingers=4, seed=1).next_image
+    return PhantomFingerSource(fingers=4, seed=1).prepare().next_image
 
 
 class R30xEmulator(PtyServer):
@@ -246,7 +246,10 @@ class R30xEmulator(PtyServer):
         with self._lock:
             present = self._finger_present() and not self.faults.no_finger
             source = self._source
-        if not present:
+        warming = source is None and self._warm is not None and self._warm.is_alive()
+        if not present or warming:
+            # While the default source is still growing its fingers, answer as a module
+            # does before the finger is down: the driver keeps polling until its deadline.
             self._ack(0x02)
             return
         if source is None:

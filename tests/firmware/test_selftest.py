@@ -40,7 +40,7 @@ def test_fingerprint_capture_streams_and_measures() -> None:
     cfg = config.load()
     rows: list[int] = []
     with Devices(cfg) as devices:
-        result = capture.capture_finger(devices.fingerprint, 5.0, lambda d, t: rows.append(d))
+        result = capture.capture_finger(devices.fingerprint, 30.0, lambda d, t: rows.append(d))
         emulator = devices.emulators["fingerprint"]
         assert emulator.images_served == 1
         assert emulator.led_state[0] == 0x03  # left on "ok"

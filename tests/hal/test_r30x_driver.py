@@ -45,11 +45,18 @@ def test_capture_returns_the_served_image(sensor: R30xSensor, r30x_emu: R30xEmul
     assert np.array_equal(image.pixels, (gradient_image() >> 4) * 17)
 
 
-def test_default_source_serves_a_fingerprint_without_setup(r30x_port: SerialPort) -> None:
-    sensor = R30xSensor(r30x_port, reply_timeout_s=5.0)  # first master print is grown on demand
-    sensor.open()
-    sensor.wait_finger(5.0)
-    pixels = sensor.stream_image().collect().pixels
+def test_default_source_serves_a_fingerprint_without_setup() -> None:
+    emu = R30xEmulator().start()
+    port = open_serial(emu.path, 57600, 0.05)
+    try:
+        sensor = R30xSensor(port)
+        sensor.open()
+        sensor.wait_finger(30.0)  # "no finger" while the phantoms grow, then a finger
+        pixels = sensor.stream_image().collect().pixels
+        sensor.wait_finger(5.0)  # the next finger is ready at once
+    finally:
+        port.close()
+        emu.stop()
     assert pixels.std() > 30  # ridges, not a blank frame
 
 
