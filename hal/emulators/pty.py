@@ -16,6 +16,7 @@ import termios
 import threading
 import time
 import tty
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Final
 
@@ -28,7 +29,7 @@ _BAUD_CONSTANTS: Final[dict[int, int]] = {
 }
 
 
-class PtyServer:
+class PtyServer(ABC):
     """Owns a pty pair and a thread that hands received bytes to :meth:`on_bytes`."""
 
     def __init__(self, name: str) -> None:
@@ -62,11 +63,11 @@ class PtyServer:
 
     # -- for subclasses -----------------------------------------------------------
 
+    @abstractmethod
     def on_bytes(self, data: bytes) -> None:
         """Called on the emulator thread with every chunk the client wrote."""
-        raise NotImplementedError
 
-    def on_tick(self) -> None:
+    def on_tick(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Called on the emulator thread about every 20 ms (timers, scripted events)."""
 
     def send(self, data: bytes, pace_baud: int | None = None) -> None:

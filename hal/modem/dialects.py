@@ -6,6 +6,7 @@ each bring their own commands for the PDP context and the GNSS receiver.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,27 +31,27 @@ COMMON_URCS = (
 
 
 @dataclass(frozen=True)
-class Dialect:
+class Dialect(ABC):
     name: str
     urc_prefixes: tuple[str, ...]
 
-    def configure_context(self, send: Send, apn: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def configure_context(self, send: Send, apn: str) -> None: ...
 
-    def activate_context(self, send: Send) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def activate_context(self, send: Send) -> None: ...
 
-    def context_ip(self, send: Send) -> str | None:
-        raise NotImplementedError
+    @abstractmethod
+    def context_ip(self, send: Send) -> str | None: ...
 
-    def gnss_start(self, send: Send) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def gnss_start(self, send: Send) -> None: ...
 
-    def gnss_fix(self, send: Send) -> GnssFix:
-        raise NotImplementedError
+    @abstractmethod
+    def gnss_fix(self, send: Send) -> GnssFix: ...
 
-    def is_context_lost(self, urc: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def is_context_lost(self, urc: str) -> bool: ...
 
 
 def _check_apn(apn: str) -> str:
