@@ -94,8 +94,32 @@ class Uplink:
     # -- control ---------------------------------------------------------------------------
 
     def start(self) -> Uplink:
+        self.replay_unshown()
         self._thread.start()
         return self
+
+    def replay_unshown(self) -> int:
+        """Show answers that were stored but never displayed (the device died in between)."""
+        shown = 0
+        for record_id, payload in self._outbox.unshown_answers():
+            try:
+                answer = Answer.decode(
+                    envelope.verify_sign1(payload, CENTRAL_KID, self._central_key)
+                )
+            except WireError:
+                self._outbox.mark_shown(record_id)  # not an answer we can show: do not loop on it
+                continue
+            self._show(answer)
+            shown += 1
+        return shown
+
+    def _show(self, answer: Answer) -> None:
+        try:
+            self._on_answer(answer)
+        except Exception:
+            log.exception("the officer's display failed to take an answer")
+            return
+        self._outbox.mark_shown(answer.record_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -271,7 +295,4 @@ class Uplink:
             return
         if not self._outbox.answered(answer.record_id, bytes(msg.payload)):
             return  # the same answer again (the record was re-sent): already shown
-        try:
-            self._on_answer(answer)
-        except Exception:
-            log.exception("the officer's display failed to take an answer")
+        self._show(answer)

@@ -257,3 +257,25 @@ def test_two_gateway_instances_share_the_records(system: System, new_device: New
     finally:
         second.stop()
         system.gateways.remove(second)
+
+
+def test_an_answer_stored_but_never_shown_is_shown_at_the_next_start(
+    system: System, new_device: NewDevice
+) -> None:
+    first = new_device()
+    first.app.start()
+    first.app.uplink.link_changed(True)
+    record_id = first.app.check(finger(3, 2))
+    assert first.wait_answers(1, timeout=30)
+    # The device dies after storing the answer and before the officer saw it.
+    first.app.outbox.answered(record_id, first.app.outbox.answer(record_id) or b"")
+    first.app.outbox._db.execute(
+        "UPDATE answers SET shown = 0 WHERE id = ?", (record_id,)
+    )
+    seen = []
+    from firmware.uplink import Uplink
+
+    again = Uplink(first.app.uplink.config, first.app.outbox, seen.append)
+    assert again.replay_unshown() == 1
+    assert seen[0].record_id == record_id and seen[0].outcome in (HIT, NO_HIT)
+    assert again.replay_unshown() == 0  # shown once
