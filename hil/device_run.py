@@ -30,7 +30,11 @@ from hal.secure.atecc608 import Atecc608
 from hal.serialport import open_serial
 
 
-def secure_element(state: Path) -> Atecc608:
+def secure_element(state: Path | None = None) -> Atecc608:
+    """The ATECC608 driver on an emulated, factory-provisioned chip that answers instantly.
+
+    With ``state`` the chip keeps its keys and counters in that file across restarts.
+    """
     chip = provisioned(0, state_file=state)
     chip.time_scale = 0.0
     bus = EmulatedI2CBus()

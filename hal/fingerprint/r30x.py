@@ -260,8 +260,4 @@ class R30xSensor:
 
 
 def _unpack_row(data: bytes) -> npt.NDArray[np.uint8]:
-    packed = np.frombuffer(data, dtype=np.uint8)
-    row = np.empty(packed.size * 2, dtype=np.uint8)
-    row[0::2] = (packed >> 4) * 17
-    row[1::2] = (packed & 0x0F) * 17
-    return row
+    return np.frombuffer(pkt.unpack_nibbles(data), dtype=np.uint8)

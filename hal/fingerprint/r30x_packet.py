@@ -17,6 +17,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+
 from hal.errors import (
     CaptureFailed,
     NoFinger,
@@ -196,10 +198,11 @@ def unpack_nibbles(data: bytes) -> bytes:
     A nibble ``n`` becomes ``n * 17`` so that 0x0 maps to 0 and 0xF to 255,
     using the full grey range (pyfingerprint does the same).
     """
-    out = bytearray(len(data) * 2)
-    out[0::2] = bytes((b >> 4) * 17 for b in data)
-    out[1::2] = bytes((b & 0x0F) * 17 for b in data)
-    return bytes(out)
+    packed = np.frombuffer(data, dtype=np.uint8)
+    out = np.empty(packed.size * 2, dtype=np.uint8)
+    out[0::2] = (packed >> 4) * 17
+    out[1::2] = (packed & 0x0F) * 17
+    return out.tobytes()
 
 
 def pack_nibbles(pixels: bytes) -> bytes:

@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 
 from firmware.app import Handheld
-from hal.emulators.atecc608 import provisioned
-from hal.emulators.i2cbus import EmulatedI2CBus
-from hal.i2c import I2CTransport
-from hal.secure.atecc608 import Atecc608
+from hil.device_run import secure_element
 from hil.system import System
 from wire.record import Answer
 
@@ -45,14 +42,6 @@ class Device:
             self.event.wait(0.1)
             self.event.clear()
         return len(self.answers) >= count
-
-
-def secure_element() -> Atecc608:
-    chip = provisioned(0)
-    chip.time_scale = 0.0
-    bus = EmulatedI2CBus()
-    bus.attach(0x60, chip)
-    return Atecc608(I2CTransport(bus))
 
 
 @pytest.fixture

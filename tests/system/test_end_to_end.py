@@ -269,9 +269,7 @@ def test_an_answer_stored_but_never_shown_is_shown_at_the_next_start(
     assert first.wait_answers(1, timeout=30)
     # The device dies after storing the answer and before the officer saw it.
     first.app.outbox.answered(record_id, first.app.outbox.answer(record_id) or b"")
-    first.app.outbox._db.execute(
-        "UPDATE answers SET shown = 0 WHERE id = ?", (record_id,)
-    )
+    first.app.outbox._db.execute("UPDATE answers SET shown = 0 WHERE id = ?", (record_id,))
     seen = []
     from firmware.uplink import Uplink
 

@@ -9,10 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hal.emulators.atecc608 import provisioned
-from hal.emulators.i2cbus import EmulatedI2CBus
-from hal.i2c import I2CTransport
 from hal.secure.atecc608 import Atecc608
+from hil.device_run import secure_element
 from wire import envelope
 from wire.errors import BadSignature, DecryptionFailed, MalformedRecord, WireError
 from wire.record import CheckRecord
@@ -32,11 +30,7 @@ def central() -> tuple[bytes, bytes]:
 
 @pytest.fixture(scope="module")
 def chip() -> Atecc608:
-    emu = provisioned(0)
-    emu.time_scale = 0.0
-    bus = EmulatedI2CBus()
-    bus.attach(0x60, emu)
-    return Atecc608(I2CTransport(bus))
+    return secure_element()
 
 
 def seal(chip: Atecc608, central: tuple[bytes, bytes], record: CheckRecord) -> bytes:
