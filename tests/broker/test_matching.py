@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import population as pop
+from central import fingerprint_matcher as fpm
+from central.fingerprint_index import FingerprintIndex
 from central.matching import FACE_THRESHOLD, WatchlistMatcher, finger_fmr
 from central.watchlist import SQLiteWatchlist, WatchlistEntry
 from firmware.biometrics.minutiae import extract
@@ -77,3 +80,67 @@ def test_fmr_estimate_falls_with_the_score() -> None:
     assert finger_fmr(0.0) == 1.0
     assert finger_fmr(0.05) < 1e-2 < finger_fmr(0.03)
     assert finger_fmr(0.12) <= 1.2e-4
+
+
+def _population_store(tmp_path: Path, people: int) -> tuple[SQLiteWatchlist, list[object]]:
+    rng = np.random.default_rng(5)
+    store = SQLiteWatchlist(tmp_path / "wl.db")
+    masters = []
+    entries = []
+    for person in range(people):
+        left, right = pop.master_finger(person, 7), pop.master_finger(person, 2)
+        masters.append((left, right))
+        entries.append(
+            WatchlistEntry(
+                f"WL-{person}",
+                "red-notice",
+                ((7, pop.template(left, rng, 7)), (2, pop.template(right, rng, 2))),
+                face=pop.face_capture(pop.face_identity(person), rng),
+            )
+        )
+    store.add_many(entries)
+    return store, masters
+
+
+def test_index_puts_the_mate_on_the_short_list_among_thousands() -> None:
+    rng = np.random.default_rng(8)
+    masters = [pop.master_finger(person, 7) for person in range(3000)]
+    enrolled = [fpm.prepare(pop.impression(m, rng)) for m in masters]
+    index = FingerprintIndex(enrolled, [7] * len(enrolled))
+    found = 0
+    for person in range(0, 3000, 60):
+        probe = fpm.prepare(pop.impression(masters[person], rng))
+        shortlist = [c.finger for c in index.search(probe, 7, limit=4)]
+        found += person in shortlist
+        assert len(shortlist) <= 4
+    assert found >= 40  # of 50; about 90 % measured
+    # A probe at another finger position finds nothing enrolled at position 7.
+    assert index.search(fpm.prepare(pop.impression(masters[0], rng)), 2) == []
+
+
+def test_search_finds_a_person_by_either_modality(tmp_path: Path) -> None:
+    store, masters = _population_store(tmp_path, 400)
+    matcher = WatchlistMatcher(store)
+    assert matcher.refresh() == 400
+    rng = np.random.default_rng(9)
+    target = 123
+    left, right = masters[target]  # type: ignore[misc]
+    fingers = (
+        Finger(7, 60, pop.template(left, rng, 7)),
+        Finger(2, 60, pop.template(right, rng, 2)),
+    )
+    own_face = Face(pop.face_capture(pop.face_identity(target), rng), "m-1", 80)
+    stranger_face = Face(pop.face_capture(pop.face_identity(10_000), rng), "m-1", 80)
+    stranger = pop.master_finger(10_001, 7)
+    stranger_fingers = (Finger(7, 60, pop.template(stranger, rng, 7)),)
+
+    both = matcher.search(record(fingers, own_face))
+    assert both.hit and both.reference == f"WL-{target}" and both.modality == "fingerprint+face"
+    assert both.candidates <= 2 * 4 + 4  # the full matcher saw a short list, not 400 people
+    by_finger = matcher.search(record(fingers, stranger_face))
+    assert by_finger.hit and by_finger.reference == f"WL-{target}"
+    assert by_finger.modality == "fingerprint"
+    by_face = matcher.search(record(stranger_fingers, own_face))
+    assert by_face.hit and by_face.reference == f"WL-{target}" and by_face.modality == "face"
+    nobody = matcher.search(record(stranger_fingers, stranger_face))
+    assert not nobody.hit and nobody.modality == "none"

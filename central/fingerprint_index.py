@@ -1,0 +1,202 @@
+"""Pre-selection for 1:N fingerprint search: an inverted index of minutia triplets.
+
+Comparing a probe with every watchlist finger by the full matcher costs about
+a millisecond a pair, so 100,000 people would take minutes. The index looks at
+every finger of the watchlist, but cheaply, and hands the full matcher a short
+list (Germain et al.'s FLASH, Bhanu and Tan's triplet indexing, adapted):
+
+* **Keys.** Each minutia and every two of its four nearest neighbours form a
+  triplet, described by what survives rotation and translation: the two
+  distances, the directions towards the two neighbours relative to the
+  minutia's own direction, and the two neighbours' directions relative to it.
+  Quantised (8 px, 15 degrees, 45 degrees) and hashed, each triplet is a key;
+  a watchlist finger is filed under its keys (about 240 of them).
+* **Tolerance.** A probe's distances and directions are a few pixels and
+  degrees off the enrolled ones, so a probe triplet also looks in the
+  neighbouring bin of each of its four finer measures (16 keys per triplet);
+  the enrolled side stores each triplet once, which keeps the index small.
+* **Votes, then consistency.** Every watchlist finger gets one vote per shared
+  key. The best-voted few hundred are re-scored by their largest group of
+  votes that agree on one rotation (a genuine mate's triplets all imply the
+  same finger rotation; chance collisions scatter), normalised by the square
+  root of the finger's key count so fingers with many minutiae do not win by
+  size alone.
+
+Measured with the classical extractor on the eight FVC2000/2002 B sets (first
+impression enrolled, seven others searched, 80 fingers), the mate is first in
+65 % of searches and in the top 20 in 89 %; the full matcher's rank 1 on the
+same data is 82 % (``bench uplink`` reports the index's hit rate on its own
+larger synthetic watchlist). Misses are fingers whose minutiae the extractor
+mostly lost, which the full matcher rarely scores as a hit either.
+
+Memory: about 9 bytes per key, so 100,000 people with two fingers each take
+about 450 MB. The index is immutable; :class:`central.matching.WatchlistMatcher`
+rebuilds it when the watchlist changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from central.fingerprint_matcher import Prepared
+
+IntArray = npt.NDArray[np.int64]
+
+NEIGHBOURS = 4
+DIST_BIN = 8.0
+DIR_BINS = 24  # 15 degrees
+RIDGE_BINS = 8  # 45 degrees
+ROTATION_BINS = 16
+HASH_BITS = 22
+SHORTLIST_VOTES = 300
+"""How many best-voted fingers are re-scored for rotation consistency."""
+
+_TWO_PI = 2 * np.pi
+_GOLDEN = 2654435761
+
+
+@dataclass(frozen=True)
+class Candidate:
+    finger: int
+    """Index of the finger in the list the index was built from."""
+    score: float
+
+
+def _triplets(p: Prepared) -> tuple[npt.NDArray[np.float64], IntArray]:
+    """(t, 6) triplet measures in bin units, and the central minutia of each."""
+    n = p.size
+    if n < 3:
+        return np.zeros((0, 6)), np.zeros(0, dtype=np.int64)
+    d = np.hypot(p.xy[:, None, 0] - p.xy[None, :, 0], p.xy[:, None, 1] - p.xy[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    t = min(NEIGHBOURS, n - 1)
+    nearest = np.argsort(d, axis=1)[:, :t]
+    rows = np.arange(n)
+    measures, centres = [], []
+    for a in range(t):
+        for b in range(a + 1, t):
+            j, k = nearest[:, a], nearest[:, b]
+            vj, vk = p.xy[j] - p.xy, p.xy[k] - p.xy
+            measures.append(
+                np.stack(
+                    [
+                        d[rows, j] / DIST_BIN,
+                        d[rows, k] / DIST_BIN,
+                        np.mod(np.arctan2(vj[:, 1], vj[:, 0]) - p.angle, _TWO_PI)
+                        * (DIR_BINS / _TWO_PI),
+                        np.mod(np.arctan2(vk[:, 1], vk[:, 0]) - p.angle, _TWO_PI)
+                        * (DIR_BINS / _TWO_PI),
+                        np.mod(p.angle[j] - p.angle, _TWO_PI) * (RIDGE_BINS / _TWO_PI),
+                        np.mod(p.angle[k] - p.angle, _TWO_PI) * (RIDGE_BINS / _TWO_PI),
+                    ],
+                    axis=1,
+                )
+            )
+            centres.append(rows)
+    return np.concatenate(measures), np.concatenate(centres)
+
+
+def _key(q: IntArray) -> IntArray:
+    """Hash quantised measures (..., 6) to a bucket."""
+    c = np.minimum(q[..., 0], 31)
+    c = c * 32 + np.minimum(q[..., 1], 31)
+    c = c * DIR_BINS + q[..., 2] % DIR_BINS
+    c = c * DIR_BINS + q[..., 3] % DIR_BINS
+    c = c * RIDGE_BINS + q[..., 4] % RIDGE_BINS
+    c = c * RIDGE_BINS + q[..., 5] % RIDGE_BINS
+    return np.asarray((c * _GOLDEN) % (1 << HASH_BITS), dtype=np.int64)
+
+
+def _angle_units(angle: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
+    return np.asarray(np.round(np.mod(angle, _TWO_PI) * (256 / _TWO_PI)) % 256, dtype=np.uint8)
+
+
+def enrolled_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
+    """One key per triplet, and the direction of its central minutia (1/256 turns)."""
+    measures, centres = _triplets(p)
+    return _key(np.floor(measures).astype(np.int64)), _angle_units(p.angle[centres])
+
+
+def probe_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
+    """Sixteen keys per triplet: each of the four finer measures in its bin or the nearer neighbour bin."""
+    measures, centres = _triplets(p)
+    base = np.floor(measures).astype(np.int64)
+    nearer = base[:, :4] + np.where(measures[:, :4] - base[:, :4] >= 0.5, 1, -1)
+    keys = []
+    for combo in range(16):
+        q = base.copy()
+        for dim in range(4):
+            if combo >> dim & 1:
+                q[:, dim] = nearer[:, dim]
+        keys.append(_key(q))
+    angles = np.tile(_angle_units(p.angle[centres]), 16)
+    return np.concatenate(keys), angles
+
+
+class FingerprintIndex:
+    """Every watchlist finger filed under its triplet keys."""
+
+    def __init__(self, fingers: list[Prepared], positions: list[int]) -> None:
+        if len(fingers) != len(positions):
+            raise ValueError("one position per finger")
+        keys, angles, owners = [], [], []
+        for number, finger in enumerate(fingers):
+            k, a = enrolled_keys(finger)
+            keys.append(k)
+            angles.append(a)
+            owners.append(np.full(k.size, number, dtype=np.int32))
+        all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        order = np.argsort(all_keys, kind="stable")
+        self._owner = (np.concatenate(owners) if owners else np.zeros(0, np.int32))[order]
+        self._angle = (np.concatenate(angles) if angles else np.zeros(0, np.uint8))[order]
+        counts = np.bincount(all_keys, minlength=1 << HASH_BITS)
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        sizes = np.array([k.size for k in keys], dtype=np.float64)
+        self._norm = 1.0 / np.sqrt(sizes + 1.0)
+        self._positions = np.array(positions, dtype=np.int16)
+        self.size = len(fingers)
+
+    def search(self, probe: Prepared, position: int = 0, limit: int = 10) -> list[Candidate]:
+        """The ``limit`` watchlist fingers most likely to be the probe's mate, best first.
+
+        ``position`` 0 (unknown) searches every finger; otherwise only fingers
+        enrolled at that position or at 0.
+        """
+        if self.size == 0:
+            return []
+        keys, angles = probe_keys(probe)
+        if keys.size == 0:
+            return []
+        lo, hi = self._starts[keys], self._starts[keys + 1]
+        lengths = hi - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return []
+        offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        hits = offsets + np.arange(total)
+        owners = self._owner[hits]
+        votes = np.bincount(owners, minlength=self.size) * self._norm
+        if position:
+            votes[(self._positions != position) & (self._positions != 0)] = 0.0
+        shortlist_size = min(SHORTLIST_VOTES, self.size)
+        shortlist = np.argpartition(votes, -shortlist_size)[-shortlist_size:]
+        shortlist = shortlist[votes[shortlist] > 0]
+        if shortlist.size == 0:
+            return []
+        rank = np.full(self.size, -1, dtype=np.int64)
+        rank[shortlist] = np.arange(shortlist.size)
+        kept = rank[owners] >= 0
+        # Rotation implied by each shared key, in 1/16 turns (uint8 arithmetic wraps).
+        rotation = (self._angle[hits[kept]] - np.repeat(angles, lengths)[kept]) >> 4
+        bins = np.bincount(
+            rank[owners[kept]] * ROTATION_BINS + rotation,
+            minlength=shortlist.size * ROTATION_BINS,
+        ).reshape(shortlist.size, ROTATION_BINS)
+        consistent = (bins + np.roll(bins, 1, axis=1)).max(axis=1) * self._norm[shortlist]
+        best = np.argsort(consistent)[::-1][:limit]
+        return [
+            Candidate(int(shortlist[i]), float(consistent[i])) for i in best if consistent[i] > 0
+        ]
