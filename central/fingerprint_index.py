@@ -121,7 +121,7 @@ def enrolled_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
 
 
 def probe_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
-    """Sixteen keys per triplet: each of the four finer measures in its bin or the nearer neighbour bin."""
+    """Sixteen keys per triplet: each finer measure in its own bin or the nearer neighbour bin."""
     measures, centres = _triplets(p)
     base = np.floor(measures).astype(np.int64)
     nearer = base[:, :4] + np.where(measures[:, :4] - base[:, :4] >= 0.5, 1, -1)

@@ -17,6 +17,7 @@ Scores are mapped to an estimated false-match rate by :class:`Calibration`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,15 +37,16 @@ CANDIDATES = 15
 MIN_MINUTIAE = 6
 
 
-def wrap(a: FloatArray) -> FloatArray:
-    return np.asarray((a + np.pi) % (2 * np.pi) - np.pi)
+def wrap(a: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
+    """Angles folded into [-pi, pi]: by rounding, several times faster than a float modulo."""
+    return np.asarray(a - (2 * np.pi) * np.rint(a * (0.5 / np.pi)))
 
 
 @dataclass(frozen=True)
 class Prepared:
     xy: FloatArray
     angle: FloatArray
-    desc: FloatArray
+    desc: npt.NDArray[np.float32]
     """(n, K, 3): neighbour distance, relative direction, relative ridge angle."""
 
     @property
@@ -73,7 +75,7 @@ def prepare(minutiae: tuple[Minutia, ...] | list[Minutia], ppi: float = 500.0) -
         desc[:, k:, 0] = np.inf
     else:
         desc[:, :, 0] = np.inf
-    return Prepared(xy, angle, desc)
+    return Prepared(xy, angle, desc.astype(np.float32))
 
 
 def local_similarity(a: Prepared, b: Prepared) -> FloatArray:
@@ -100,12 +102,12 @@ def match(a: Prepared, b: Prepared) -> tuple[float, int]:
     rel = a.xy[None, :, :] - a.xy[ia][:, None, :]  # (C, na, 2)
     ax = cos[:, None] * rel[..., 0] - sin[:, None] * rel[..., 1] + b.xy[ib][:, 0:1]
     ay = sin[:, None] * rel[..., 0] + cos[:, None] * rel[..., 1] + b.xy[ib][:, 1:2]
-    dist = np.hypot(
-        ax[:, :, None] - b.xy[None, None, :, 0], ay[:, :, None] - b.xy[None, None, :, 1]
-    )
+    dist2 = (ax[:, :, None] - b.xy[None, None, :, 0]) ** 2 + (
+        ay[:, :, None] - b.xy[None, None, :, 1]
+    ) ** 2
     dangle = np.abs(wrap(a.angle[None, :, None] + rot[:, None, None] - b.angle[None, None, :]))
-    close = (dist < PAIR_DIST_TOL) & (dangle < PAIR_ANGLE_TOL)
-    cost = np.where(close, dist, np.inf)
+    close = (dist2 < PAIR_DIST_TOL**2) & (dangle < PAIR_ANGLE_TOL)
+    cost = np.where(close, dist2, np.inf)
     # One-to-one pairing: a pair counts when each is the other's nearest candidate.
     best_b = np.argmin(cost, axis=2)  # (C, na)
     best_a = np.argmin(cost, axis=1)  # (C, nb)

@@ -48,9 +48,9 @@ def finger_fmr(score: float) -> float:
     return float(10 ** np.interp(score, scores, rates))
 
 
-FINGER_SHORTLIST = 4
+FINGER_SHORTLIST = 3
 """Candidates each probe finger takes from the index to the full matcher."""
-FACE_SHORTLIST = 4
+FACE_SHORTLIST = 3
 
 
 @dataclass(frozen=True)

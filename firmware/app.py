@@ -27,7 +27,7 @@ from hal.modem.protocol import LinkState, Modem
 from hal.power.protocol import FuelGauge
 from hal.secure.protocol import SecureElement
 from wire import envelope
-from wire.record import Answer, CheckRecord, Finger, Gnss, uuid7
+from wire.record import Answer, CheckRecord, Face, Finger, Gnss, uuid7
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,15 @@ class Handheld:
             out.append(Finger(position=position, quality=quality, template=template))
         return tuple(out)
 
-    def check(self, fingers: tuple[Finger, ...]) -> bytes:
+    def check(self, fingers: tuple[Finger, ...], face: Face | None = None) -> bytes:
         """Seal and queue a check; returns its record id. OutboxFull if there is no room."""
+        record_id, sealed = self.seal(fingers, face)
+        self.outbox.put(record_id, sealed, live=True)
+        self.uplink.kick()
+        return record_id
+
+    def seal(self, fingers: tuple[Finger, ...], face: Face | None = None) -> tuple[bytes, bytes]:
+        """A new check record, signed by the secure element and encrypted: (record id, envelope)."""
         record_id = uuid7()
         record = CheckRecord(
             record_id=record_id,
@@ -113,6 +120,7 @@ class Handheld:
             monotonic_ms=int(time.monotonic() * 1000),
             operator_id=self.config.operator_id,
             fingers=fingers,
+            face=face,
             gnss=self._position(),
             firmware_version=__version__,
             model_versions={"minutiae": "classical-1"},
@@ -124,9 +132,7 @@ class Handheld:
             self._central_pem,
             "central",
         )
-        self.outbox.put(record_id, sealed, live=True)
-        self.uplink.kick()
-        return record_id
+        return record_id, sealed
 
     def telemetry(self, fuel_gauge: FuelGauge | None = None) -> dict[str, object]:
         """Battery, signal, position, backlog and versions — never biometric data."""

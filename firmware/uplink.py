@@ -87,6 +87,8 @@ class Uplink:
         self._next_attempt = 0.0
         self.connected = threading.Event()
         self.connects = 0
+        self.acked = 0
+        """Records the broker has acknowledged (PUBACK) since start: a flush-rate counter."""
         self._client = self._make_client()
         self._loop_running = False
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
@@ -236,6 +238,7 @@ class Uplink:
                     self._inflight[info.mid] = pending.record_id
                     self._sending.add(pending.record_id)
             if acked_early is not None and acked_early:
+                self.acked += 1
                 self._outbox.sent(pending.record_id)
             room -= 1
 
@@ -283,6 +286,7 @@ class Uplink:
                 return
             self._sending.discard(record_id)
         if not reason.is_failure:
+            self.acked += 1
             self._outbox.sent(record_id)  # the broker has it; the answer will remove it
         self._wake.set()
 

@@ -19,6 +19,7 @@ class UserError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench import cli as bench_cli
     from central import cli as central_cli
     from firmware import cli as firmware_cli
     from hil import cli as hil_cli
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     central_cli.register(areas)
     hil_cli.register(areas)
     hil_cli.register_demo(areas)
+    bench_cli.register(areas)
     return parser
 
 

@@ -136,7 +136,7 @@ def test_search_finds_a_person_by_either_modality(tmp_path: Path) -> None:
 
     both = matcher.search(record(fingers, own_face))
     assert both.hit and both.reference == f"WL-{target}" and both.modality == "fingerprint+face"
-    assert both.candidates <= 2 * 4 + 4  # the full matcher saw a short list, not 400 people
+    assert both.candidates <= 2 * 3 + 3  # the full matcher saw a short list, not 400 people
     by_finger = matcher.search(record(fingers, stranger_face))
     assert by_finger.hit and by_finger.reference == f"WL-{target}"
     assert by_finger.modality == "fingerprint"

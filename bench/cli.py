@@ -1,0 +1,37 @@
+"""``hotspot bench``: benchmarks that print figures, with ratios to named peers where any."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(areas: Any) -> None:
+    bench = areas.add_parser("bench", help="measure speed and size on this machine")
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    uplink = kinds.add_parser(
+        "uplink",
+        help="outbox, flush, record size, answer latency and backlog drain against watchlists",
+    )
+    uplink.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="watchlist sizes to drain against, comma-separated (default 10000,100000)",
+    )
+    uplink.add_argument("--backlog", type=int, default=1000, help="checks waiting offline")
+    uplink.add_argument("--live", type=int, default=200, help="live checks for the latency")
+    uplink.add_argument("--json", action="store_true", help="print one JSON object")
+    uplink.set_defaults(handler=_uplink)
+
+
+def _uplink(args: argparse.Namespace) -> int:
+    from bench import uplink
+    from hotspot.cli import UserError
+
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--sizes takes numbers separated by commas, not {args.sizes!r}") from None
+    if not sizes or min(sizes) < 1 or args.backlog < 10 or args.live < 1:
+        raise UserError("--sizes needs positive sizes, --backlog at least 10, --live at least 1")
+    return uplink.main(sizes, args.backlog, args.live, args.json)
