@@ -151,10 +151,13 @@ class WatchlistMatcher:
         with self._lock:
             snap = self._current()
         probes = _probes(record)
-        candidates: set[int] = set()
-        for position, probe in probes:
+        # (probe, person) pairs for the full matcher: a finger's own candidates, and
+        # every finger of the face's candidates (so both modalities can agree).
+        nominated: set[tuple[int, int]] = set()
+        face_candidates: set[int] = set()
+        for number, (position, probe) in enumerate(probes):
             for found in snap.index.search(probe, position, FINGER_SHORTLIST):
-                candidates.add(int(snap.finger_owner[found.finger]))
+                nominated.add((number, int(snap.finger_owner[found.finger])))
         probe_face = None
         if record.face is not None and snap.faces.shape[0]:
             width = snap.faces.shape[1]
@@ -163,18 +166,22 @@ class WatchlistMatcher:
             sims = snap.faces @ probe_face
             top = min(FACE_SHORTLIST, sims.size)
             for row in np.argpartition(sims, -top)[-top:]:
-                candidates.add(int(snap.face_owner[row]))
+                person = int(snap.face_owner[row])
+                face_candidates.add(person)
+                nominated.update((number, person) for number in range(len(probes)))
         best_finger: tuple[float, int] = (0.0, -1)
         best_face: tuple[float, int] = (-1.0, -1)
+        for probe_number, person in sorted(nominated):
+            position, probe = probes[probe_number]
+            for number in snap.fingers_of[person]:
+                theirs = snap.finger_position[number]
+                if position and theirs and position != theirs:
+                    continue
+                score, _ = fpm.match(probe, snap.fingers[number])
+                if score > best_finger[0]:
+                    best_finger = (score, person)
+        candidates = {person for _, person in nominated} | face_candidates
         for person in sorted(candidates):
-            for position, probe in probes:
-                for number in snap.fingers_of[person]:
-                    theirs = snap.finger_position[number]
-                    if position and theirs and position != theirs:
-                        continue
-                    score, _ = fpm.match(probe, snap.fingers[number])
-                    if score > best_finger[0]:
-                        best_finger = (score, person)
             row = snap.face_of.get(person)
             if probe_face is not None and row is not None:
                 similarity = float(snap.faces[row] @ probe_face)
