@@ -20,6 +20,12 @@ def register(areas: Any) -> None:
     )
     uplink.add_argument("--backlog", type=int, default=1000, help="checks waiting offline")
     uplink.add_argument("--live", type=int, default=200, help="live checks for the latency")
+    uplink.add_argument(
+        "--gateways",
+        type=int,
+        default=0,
+        help="gateway processes sharing the load (default: one per core, at most 4)",
+    )
     uplink.add_argument("--json", action="store_true", help="print one JSON object")
     uplink.set_defaults(handler=_uplink)
 
@@ -32,6 +38,10 @@ def _uplink(args: argparse.Namespace) -> int:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
         raise UserError(f"--sizes takes numbers separated by commas, not {args.sizes!r}") from None
-    if not sizes or min(sizes) < 1 or args.backlog < 10 or args.live < 1:
-        raise UserError("--sizes needs positive sizes, --backlog at least 10, --live at least 1")
-    return uplink.main(sizes, args.backlog, args.live, args.json)
+    if not sizes or min(sizes) < 1 or args.backlog < 10 or args.live < 1 or args.gateways < 0:
+        raise UserError(
+            "--sizes needs positive sizes, --backlog at least 10, --live at least 1, "
+            "--gateways at least 1"
+        )
+    gateways = args.gateways or uplink.default_gateways()
+    return uplink.main(sizes, args.backlog, args.live, gateways, args.json)

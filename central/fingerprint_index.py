@@ -137,26 +137,23 @@ def probe_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
 
 
 class FingerprintIndex:
-    """Every watchlist finger filed under its triplet keys."""
+    """Every watchlist finger filed under its triplet keys, one shard per finger position.
+
+    A probe of a known position reads only its position's shard (and that of
+    fingers enrolled without a position), so a watchlist with two fingers per
+    person costs a search no more than one with a single finger.
+    """
 
     def __init__(self, fingers: list[Prepared], positions: list[int]) -> None:
         if len(fingers) != len(positions):
             raise ValueError("one position per finger")
-        keys, angles, owners = [], [], []
-        for number, finger in enumerate(fingers):
-            k, a = enrolled_keys(finger)
-            keys.append(k)
-            angles.append(a)
-            owners.append(np.full(k.size, number, dtype=np.int32))
-        all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        order = np.argsort(all_keys, kind="stable")
-        self._owner = (np.concatenate(owners) if owners else np.zeros(0, np.int32))[order]
-        self._angle = (np.concatenate(angles) if angles else np.zeros(0, np.uint8))[order]
-        counts = np.bincount(all_keys, minlength=1 << HASH_BITS)
-        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        sizes = np.array([k.size for k in keys], dtype=np.float64)
-        self._norm = 1.0 / np.sqrt(sizes + 1.0)
-        self._positions = np.array(positions, dtype=np.int16)
+        by_position: dict[int, list[int]] = {}
+        for number, position in enumerate(positions):
+            by_position.setdefault(position, []).append(number)
+        self._shards = {
+            position: _Shard([fingers[n] for n in numbers], np.array(numbers, dtype=np.int64))
+            for position, numbers in by_position.items()
+        }
         self.size = len(fingers)
 
     def search(self, probe: Prepared, position: int = 0, limit: int = 10) -> list[Candidate]:
@@ -165,11 +162,39 @@ class FingerprintIndex:
         ``position`` 0 (unknown) searches every finger; otherwise only fingers
         enrolled at that position or at 0.
         """
-        if self.size == 0:
+        if position:
+            shards = [self._shards[p] for p in (position, 0) if p in self._shards]
+        else:
+            shards = list(self._shards.values())
+        if not shards:
             return []
         keys, angles = probe_keys(probe)
         if keys.size == 0:
             return []
+        found = [c for shard in shards for c in shard.search(keys, angles, limit)]
+        return sorted(found, key=lambda c: -c.score)[:limit]
+
+
+class _Shard:
+    def __init__(self, fingers: list[Prepared], numbers: IntArray) -> None:
+        keys, angles, owners = [], [], []
+        for local, finger in enumerate(fingers):
+            k, a = enrolled_keys(finger)
+            keys.append(k)
+            angles.append(a)
+            owners.append(np.full(k.size, local, dtype=np.int32))
+        all_keys = np.concatenate(keys)
+        order = np.argsort(all_keys, kind="stable")
+        self._owner = np.concatenate(owners)[order]
+        self._angle = np.concatenate(angles)[order]
+        counts = np.bincount(all_keys, minlength=1 << HASH_BITS)
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        sizes = np.array([k.size for k in keys], dtype=np.float64)
+        self._norm = 1.0 / np.sqrt(sizes + 1.0)
+        self._numbers = numbers
+        self.size = len(fingers)
+
+    def search(self, keys: IntArray, angles: npt.NDArray[np.uint8], limit: int) -> list[Candidate]:
         lo, hi = self._starts[keys], self._starts[keys + 1]
         lengths = hi - lo
         total = int(lengths.sum())
@@ -179,24 +204,25 @@ class FingerprintIndex:
         hits = offsets + np.arange(total)
         owners = self._owner[hits]
         votes = np.bincount(owners, minlength=self.size) * self._norm
-        if position:
-            votes[(self._positions != position) & (self._positions != 0)] = 0.0
         shortlist_size = min(SHORTLIST_VOTES, self.size)
         shortlist = np.argpartition(votes, -shortlist_size)[-shortlist_size:]
         shortlist = shortlist[votes[shortlist] > 0]
         if shortlist.size == 0:
             return []
-        rank = np.full(self.size, -1, dtype=np.int64)
+        rank = np.full(self.size, -1, dtype=np.int32)
         rank[shortlist] = np.arange(shortlist.size)
-        kept = rank[owners] >= 0
+        owner_rank = rank[owners]
+        kept = owner_rank >= 0
         # Rotation implied by each shared key, in 1/16 turns (uint8 arithmetic wraps).
         rotation = (self._angle[hits[kept]] - np.repeat(angles, lengths)[kept]) >> 4
         bins = np.bincount(
-            rank[owners[kept]] * ROTATION_BINS + rotation,
+            owner_rank[kept] * ROTATION_BINS + rotation,
             minlength=shortlist.size * ROTATION_BINS,
         ).reshape(shortlist.size, ROTATION_BINS)
         consistent = (bins + np.roll(bins, 1, axis=1)).max(axis=1) * self._norm[shortlist]
         best = np.argsort(consistent)[::-1][:limit]
         return [
-            Candidate(int(shortlist[i]), float(consistent[i])) for i in best if consistent[i] > 0
+            Candidate(int(self._numbers[shortlist[i]]), float(consistent[i]))
+            for i in best
+            if consistent[i] > 0
         ]

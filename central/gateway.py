@@ -6,6 +6,14 @@ Messages are acknowledged to the broker only after the answer is stored and
 published (paho's manual acks), so a gateway killed mid-record leaves the
 message to the broker to deliver again; the ledger makes that harmless.
 
+Sessions are short on purpose. The broker keeps handing a disconnected
+instance's persistent session its share of the records (Mosquitto queues them
+for it, eclipse/mosquitto#1747), so a stopped instance ends its session as it
+leaves, and a crashed one's session expires after ``SESSION_EXPIRY_S``. A
+restart within that time resumes the session and its queue; after it, the
+records queued there are gone from the broker but not from the devices, which
+re-send what is unanswered.
+
 What is rejected, and how: a message on a topic that is not a device's, from
 an unregistered or revoked device, too large, or that does not decrypt or
 verify is dropped and audited (nothing authenticated it, so nothing is
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 CENTRAL_KID = "central"
 MAX_PAYLOAD = envelope.MAX_ENVELOPE_BYTES
+SESSION_EXPIRY_S = 120
 
 
 @dataclass(frozen=True)
@@ -208,16 +217,23 @@ class Gateway:
 
     def start(self) -> Gateway:
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 24 * 3600
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
         self._client.connect_async(self._host, self._port, clean_start=False, properties=props)
         self._client.loop_start()
         self._worker.start()
         return self
 
     def stop(self) -> None:
+        """Finish the records already received, then leave and end the session.
+
+        Ending it (session expiry 0 on DISCONNECT) stops the broker from queuing
+        this instance's share of new records while it is away.
+        """
         self._queue.put(None)
         self._worker.join(timeout=5)
-        self._client.disconnect()
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0
+        self._client.disconnect(properties=props)
         self._client.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

@@ -12,7 +12,9 @@ from hotspot.cli import main
 
 
 def test_small_uplink_benchmark_measures_every_figure(tmp_path: Path) -> None:
-    figures = uplink.run([150, 300], backlog=20, live=3, say=lambda _m: None, root=tmp_path)
+    figures = uplink.run(
+        [150, 300], backlog=20, live=3, say=lambda _m: None, root=tmp_path, gateways=2
+    )
     assert 1000 < figures.record_bytes < 4096  # ten ISO templates and a face, sealed
     assert figures.enqueue_per_s > 0 and figures.flush_per_s > 0
     assert 0 < figures.answer_ms_p50 <= figures.answer_ms_p99
@@ -36,7 +38,7 @@ def test_json_has_the_agreed_keys(
     monkeypatch.setattr(
         uplink,
         "run",
-        lambda sizes, backlog, live, say, root: uplink.Figures(
+        lambda sizes, backlog, live, say, root, gateways: uplink.Figures(
             record_bytes=3000, drain_s={str(s): 1.0 for s in sizes}, backlog=backlog
         ),
     )

@@ -259,6 +259,23 @@ def test_two_gateway_instances_share_the_records(system: System, new_device: New
         system.gateways.remove(second)
 
 
+def test_a_stopped_gateway_instance_does_not_hold_back_records(
+    system: System, new_device: NewDevice
+) -> None:
+    # A persistent session left behind by a stopped instance would keep receiving its share
+    # of the shared subscription (Mosquitto queues for it); those records would wait for the
+    # device's re-send. The instance ends its session as it stops, so none wait.
+    leaving = system.start_gateway("leaving")
+    leaving.stop()
+    system.gateways.remove(leaving)
+    device = new_device(resend_after_s=120.0)
+    device.app.start()
+    device.app.uplink.link_changed(True)
+    ids = {device.app.check(finger(2, 2)) for _ in range(12)}
+    assert device.wait_answers(12, timeout=20)
+    assert {a.record_id for a in device.answers} == ids
+
+
 def test_an_answer_stored_but_never_shown_is_shown_at_the_next_start(
     system: System, new_device: NewDevice
 ) -> None:
