@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -75,6 +76,11 @@ class MosquittoBroker:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+
+    def reload(self) -> None:
+        """What ``systemctl reload`` does: re-read the configuration, the ACL and the CRL."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
         """Die like a crashed broker: no clean shutdown."""

@@ -205,9 +205,15 @@ def cmd_devices_add(args: argparse.Namespace) -> int:
 def cmd_devices_revoke(args: argparse.Namespace) -> int:
     from central.registry import DeviceRegistry
 
-    if not DeviceRegistry(FleetLayout(args.dir).registry_db).revoke(args.device_id):
+    layout = FleetLayout(args.dir)
+    if not DeviceRegistry(layout.registry_db).revoke(args.device_id):
         raise _user_error(f"{args.device_id} is not registered or already revoked")
+    certificates = FleetCA(layout.ca_dir).revoke(args.device_id)
     print(f"revoked {args.device_id}: its records are refused from now on")
+    print(
+        f"{certificates} certificate(s) added to {FleetCA(layout.ca_dir).crl_path}; reload the "
+        "broker (systemctl reload mosquitto, or kill -HUP its pid) to refuse its connections"
+    )
     return 0
 
 

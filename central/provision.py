@@ -64,6 +64,10 @@ class FleetCA:
         self.dir = Path(directory)
         self.cert_path = self.dir / "ca.pem"
         self.key_path = self.dir / "ca.key"
+        self.crl_path = self.dir / "crl.pem"
+        """The revocation list the broker checks client certificates against."""
+        self._issued_path = self.dir / "issued.txt"
+        self._revoked_path = self.dir / "revoked.txt"
 
     @classmethod
     def create(cls, directory: str | Path, name: str = "HOTSPOT fleet CA") -> FleetCA:
@@ -100,7 +104,57 @@ class FleetCA:
         )
         _write_private(ca.key_path, key)
         ca.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        ca.write_crl()
         return ca
+
+    def _lines(self, path: Path) -> list[tuple[int, str]]:
+        if not path.exists():
+            return []
+        pairs = (line.split(" ", 1) for line in path.read_text().splitlines() if line.strip())
+        return [(int(serial, 16), name) for serial, name in pairs]
+
+    def revoke(self, common_name: str) -> int:
+        """Revoke every certificate issued to ``common_name``; rewrite the CRL.
+
+        Returns how many certificates were newly revoked. The broker applies the
+        list to new connections once it reloads (``kill -HUP``, or
+        ``systemctl reload mosquitto``).
+        """
+        done = {serial for serial, _ in self._lines(self._revoked_path)}
+        fresh = [
+            (s, n) for s, n in self._lines(self._issued_path) if n == common_name and s not in done
+        ]
+        with self._revoked_path.open("a") as out:
+            for serial, name in fresh:
+                out.write(f"{serial:x} {name}\n")
+        self.write_crl()
+        return len(fresh)
+
+    def write_crl(self, valid_days: int = 30) -> Path:
+        """Sign the current revocation list (renew it before ``valid_days`` pass)."""
+        key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the fleet CA key is not a P-256 key")
+        cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(cert.subject)
+            .last_update(now - dt.timedelta(minutes=5))
+            .next_update(now + dt.timedelta(days=valid_days))
+        )
+        for serial, _ in self._lines(self._revoked_path):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(now - dt.timedelta(minutes=1))
+                .build()
+            )
+        crl = builder.sign(key, hashes.SHA256())
+        tmp = self.crl_path.with_suffix(".tmp")
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        tmp.replace(self.crl_path)
+        return self.crl_path
 
     def issue(
         self, common_name: str, out_dir: str | Path, *, server: bool = False, days: int = 825
@@ -143,6 +197,8 @@ class FleetCA:
         )
         _write_private(creds.key, key)
         creds.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        with self._issued_path.open("a") as issued:
+            issued.write(f"{cert.serial_number:x} {common_name}\n")
         return creds
 
 
@@ -192,6 +248,8 @@ def broker_config(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     creds = ca.issue("broker", out, server=True)
+    if not ca.crl_path.exists():
+        ca.write_crl()
     (out / "acl").write_text(ACL)
     (out / "data").mkdir(exist_ok=True)
     conf = out / "mosquitto.conf"
@@ -219,6 +277,7 @@ keyfile {creds.key}
 require_certificate true
 use_identity_as_username true
 tls_version tlsv1.2
+crlfile {ca.crl_path}
 """
     )
     return conf

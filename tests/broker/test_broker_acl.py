@@ -100,3 +100,32 @@ def test_device_b_cannot_read_a_results_or_publish_as_a(fleet: Fleet) -> None:
     for c in (a, b, central):
         c.loop_stop()
         c.disconnect()
+
+
+def test_a_revoked_certificate_is_refused_after_the_broker_reloads(fleet: Fleet) -> None:
+    import time
+
+    stolen = fleet.credentials("hh-stolen")
+    honest = fleet.credentials("hh-honest")
+    first = client(fleet, stolen, "hh-stolen")
+    assert connect(first, fleet) == 0
+    first.disconnect()
+    first.loop_stop()
+
+    assert fleet.ca.revoke("hh-stolen") == 1
+    assert fleet.ca.revoke("hh-stolen") == 0  # already on the list
+    fleet.broker.reload()
+    time.sleep(0.5)
+
+    again = client(fleet, stolen, "hh-stolen")
+    try:
+        reason = connect(again, fleet)
+    except (ssl.SSLError, OSError):
+        reason = None
+    assert reason is None or reason != 0  # the handshake fails: no CONNACK success
+    assert not again.is_connected()
+    again.loop_stop()
+    still = client(fleet, honest, "hh-honest")
+    assert connect(still, fleet) == 0  # the others are untouched
+    still.disconnect()
+    still.loop_stop()
