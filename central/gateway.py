@@ -153,20 +153,22 @@ class Processor:
             notice=outcome.notice,
             answered_ms=int(time.time() * 1000),
         )
-        self.ledger.audit(
-            "answered",
-            device_id=device_id,
-            record_id=record_id_text(record.record_id),
-            outcome=answer.outcome,
-            reference=answer.reference,
-            score=answer.score,
-            detail=f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
-        )
-        return self._answer(device_id, answer)
+        audit = {
+            "event": "answered",
+            "device_id": device_id,
+            "record_id": record_id_text(record.record_id),
+            "outcome": answer.outcome,
+            "reference": answer.reference,
+            "score": answer.score,
+            "detail": f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
+        }
+        return self._answer(device_id, answer, audit)
 
-    def _answer(self, device_id: str, answer: Answer) -> tuple[str, bytes]:
+    def _answer(
+        self, device_id: str, answer: Answer, audit: dict[str, Any] | None = None
+    ) -> tuple[str, bytes]:
         signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
-        stands = self.ledger.record_answer(answer.record_id, device_id, signed)
+        stands = self.ledger.record_answer(answer.record_id, device_id, signed, audit)
         return topics.results(device_id), stands
 
 

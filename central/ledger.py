@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answered (
@@ -58,17 +59,35 @@ class Ledger:
             ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def record_answer(self, record_id: bytes, device_id: str, answer: bytes) -> bytes:
-        """Store the answer unless one exists; return the answer that stands."""
+    def record_answer(
+        self,
+        record_id: bytes,
+        device_id: str,
+        answer: bytes,
+        audit: dict[str, Any] | None = None,
+    ) -> bytes:
+        """Store the answer unless one exists; return the answer that stands.
+
+        ``audit`` (the keyword arguments of :meth:`audit`) is written in the same
+        transaction: one disk flush per answered record instead of two.
+        """
         with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO answered (record_id, device_id, answer, at_ms) "
-                "VALUES (?, ?, ?, ?)",
-                (record_id, device_id, answer, _now()),
-            )
-            row = self._db.execute(
-                "SELECT answer FROM answered WHERE record_id = ?", (record_id,)
-            ).fetchone()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if audit is not None:
+                    self._insert_audit(**audit)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO answered (record_id, device_id, answer, at_ms) "
+                    "VALUES (?, ?, ?, ?)",
+                    (record_id, device_id, answer, _now()),
+                )
+                row = self._db.execute(
+                    "SELECT answer FROM answered WHERE record_id = ?", (record_id,)
+                ).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return bytes(row[0])
 
     def audit(
@@ -83,11 +102,23 @@ class Ledger:
         detail: str | None = None,
     ) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO audit (at_ms, device_id, record_id, event, outcome, reference, "
-                "score, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_now(), device_id, record_id, event, outcome, reference, score, detail),
-            )
+            self._insert_audit(event, device_id, record_id, outcome, reference, score, detail)
+
+    def _insert_audit(
+        self,
+        event: str,
+        device_id: str | None = None,
+        record_id: str | None = None,
+        outcome: str | None = None,
+        reference: str | None = None,
+        score: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO audit (at_ms, device_id, record_id, event, outcome, reference, "
+            "score, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_now(), device_id, record_id, event, outcome, reference, score, detail),
+        )
 
     def audit_events(self) -> list[tuple[str | None, str | None, str, str | None, str | None]]:
         with self._lock:
