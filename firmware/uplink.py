@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -252,6 +253,7 @@ class Uplink:
         client.tls_set(ca_certs=str(c.ca), certfile=str(c.cert), keyfile=str(c.key))
         client.max_inflight_messages_set(c.window)
         client.on_connect = self._on_connect
+        client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
@@ -300,3 +302,9 @@ class Uplink:
         if not self._outbox.answered(answer.record_id, bytes(msg.payload)):
             return  # the same answer again (the record was re-sent): already shown
         self._show(answer)
+
+
+def _no_delay(_c: mqtt.Client, _u: Any, sock: Any) -> None:
+    """Send each packet at once: Nagle's algorithm held answers and records back ~40 ms."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
