@@ -137,6 +137,7 @@ class Gateways:
             command += ["--dir", str(self._system.root), "--port", str(self._system.broker.port)]
             command += ["--instance", f"bench-{number + 1}"]
             self._procs.append(
+                # 'hotspot' gives each instance one BLAS thread (see hotspot.cli).
                 subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
             )
         for proc in self._procs:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
-from hal.errors import HalError
+# One core per process unless told otherwise (an explicit setting wins). Gateways scale by
+# running more instances, and on the device the application owns the cores: a BLAS thread
+# pool per process only fights the others (two gateway instances with their default pools
+# drained a backlog almost three times slower than with one thread each). This must run
+# before numpy is first imported, which is why it sits in the entry point.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from hal.errors import HalError  # noqa: E402
 
 
 class UserError(Exception):
