@@ -8,6 +8,7 @@ this module only assembles them; an error any area raises for the user is a
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -27,23 +28,34 @@ class UserError(Exception):
     """An error the user can act on; its message says what to do."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from bench import cli as bench_cli
-    from central import cli as central_cli
-    from firmware import cli as firmware_cli
-    from hil import cli as hil_cli
+AREAS = (
+    ("firmware.cli", ("register",)),
+    ("ota.cli", ("register",)),
+    ("central.cli", ("register",)),
+    ("hil.cli", ("register", "register_demo")),
+    ("bench.cli", ("register",)),
+)
+"""Each area's command-line module and its registration functions. The handheld's
+update bundle carries only the device packages, so an area that is not installed
+is left out of the command line instead of breaking it."""
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotspot",
         description="HOTSPOT handheld: firmware, hardware abstraction and test rig.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
-    firmware_cli.register(areas)
-    central_cli.register(areas)
-    hil_cli.register(areas)
-    hil_cli.register_demo(areas)
-    bench_cli.register(areas)
+    for module_name, registrars in AREAS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name.split(".")[0]:
+                raise  # a missing dependency inside an installed area is a real error
+            continue
+        for registrar in registrars:
+            getattr(module, registrar)(areas)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Over-the-air updates: signed bundles, A/B slots, health check, rollback (issue 4).
 
-Empty until that issue lands; the package exists so the layout and the type
-checks are in place.
+So far: the bundle format (``ota.bundle``: reproducible, manifest with
+checksums, checked before anything is unpacked), its errors (``ota.errors``)
+and ``hotspot ota build``. TUF verification, slots, rollback and rollout follow.
 """
