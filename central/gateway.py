@@ -43,7 +43,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central.ledger import Ledger
+from central.ledger import AuditEntry, Ledger
 from central.matching import WatchlistMatcher
 from central.provision import Credentials
 from central.registry import DeviceRegistry, UnknownDevice
@@ -155,19 +155,19 @@ class Processor:
             notice=outcome.notice,
             answered_ms=int(time.time() * 1000),
         )
-        audit = {
-            "event": "answered",
-            "device_id": device_id,
-            "record_id": record_id_text(record.record_id),
-            "outcome": answer.outcome,
-            "reference": answer.reference,
-            "score": answer.score,
-            "detail": f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
-        }
+        audit = AuditEntry(
+            "answered",
+            device_id=device_id,
+            record_id=record_id_text(record.record_id),
+            outcome=answer.outcome,
+            reference=answer.reference,
+            score=answer.score,
+            detail=f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
+        )
         return self._answer(device_id, answer, audit)
 
     def _answer(
-        self, device_id: str, answer: Answer, audit: dict[str, Any] | None = None
+        self, device_id: str, answer: Answer, audit: AuditEntry | None = None
     ) -> tuple[str, bytes]:
         signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
         stands = self.ledger.record_answer(answer.record_id, device_id, signed, audit)

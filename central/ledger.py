@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answered (
@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail: what happened to a message, never biometric data."""
+
+    event: str
+    device_id: str | None = None
+    record_id: str | None = None
+    outcome: str | None = None
+    reference: str | None = None
+    score: float | None = None
+    detail: str | None = None
+
+
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         # Gateway instances share this file: wait for another's write rather than fail.
@@ -64,18 +77,18 @@ class Ledger:
         record_id: bytes,
         device_id: str,
         answer: bytes,
-        audit: dict[str, Any] | None = None,
+        audit: AuditEntry | None = None,
     ) -> bytes:
         """Store the answer unless one exists; return the answer that stands.
 
-        ``audit`` (the keyword arguments of :meth:`audit`) is written in the same
-        transaction: one disk flush per answered record instead of two.
+        ``audit`` is written in the same transaction: one disk flush per answered
+        record instead of two.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if audit is not None:
-                    self._insert_audit(**audit)
+                    self._insert_audit(audit)
                 self._db.execute(
                     "INSERT OR IGNORE INTO answered (record_id, device_id, answer, at_ms) "
                     "VALUES (?, ?, ?, ?)",
@@ -101,23 +114,15 @@ class Ledger:
         score: float | None = None,
         detail: str | None = None,
     ) -> None:
+        entry = AuditEntry(event, device_id, record_id, outcome, reference, score, detail)
         with self._lock:
-            self._insert_audit(event, device_id, record_id, outcome, reference, score, detail)
+            self._insert_audit(entry)
 
-    def _insert_audit(
-        self,
-        event: str,
-        device_id: str | None = None,
-        record_id: str | None = None,
-        outcome: str | None = None,
-        reference: str | None = None,
-        score: float | None = None,
-        detail: str | None = None,
-    ) -> None:
+    def _insert_audit(self, e: AuditEntry) -> None:
         self._db.execute(
             "INSERT INTO audit (at_ms, device_id, record_id, event, outcome, reference, "
             "score, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_now(), device_id, record_id, event, outcome, reference, score, detail),
+            (_now(), e.device_id, e.record_id, e.event, e.outcome, e.reference, e.score, e.detail),
         )
 
     def audit_events(self) -> list[tuple[str | None, str | None, str, str | None, str | None]]:
