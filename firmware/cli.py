@@ -23,6 +23,14 @@ def register(areas: Any) -> None:
         "--wait", type=float, default=3.0, help="seconds to wait for network registration"
     )
     st.set_defaults(handler=cmd_selftest)
+    health = hal_sub.add_parser(
+        "health", help="the verdict an update's health check asks for (devices, broker)"
+    )
+    health.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    health.add_argument("--broker", help="HOST:PORT that must answer when the link is up")
+    health.add_argument("--json", action="store_true", help="print one JSON object")
+    health.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the network")
+    health.set_defaults(handler=cmd_health)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -34,6 +42,27 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return 0 if report.ok else 1
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from firmware import health
+
+    broker = None
+    if args.broker:
+        host, _, port = args.broker.rpartition(":")
+        broker = (host, int(port))
+    cfg = config_mod.load(args.config)
+    with Devices(cfg) as devices:
+        verdict = health.run(devices, broker, registration_wait_s=args.wait)
+    if args.json:
+        print(json.dumps(verdict))
+    else:
+        for name, check in verdict["checks"].items():
+            mark = "OK  " if check["ok"] else "FAIL"
+            detail = check.get("error") or check.get("skipped") or ""
+            print(f"  [{mark}] {name} {detail}")
+        print("healthy" if verdict["ok"] else "NOT healthy")
+    return 0 if verdict["ok"] else 1
 
 
 def print_report(report: selftest.SelfTestReport) -> None:

@@ -1,0 +1,47 @@
+"""The health verdict the update guard asks a freshly installed release for.
+
+"Healthy" means what the officer needs from the device: every configured HAL
+device answers, and the broker is reachable when the modem says the link is
+up (with the link down, an unreachable broker proves nothing). Model checks
+join here when the models ship (issues 3 and 5). The verdict is JSON on
+stdout; the guard treats anything else as a failure.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from firmware import selftest
+from firmware.wiring import Devices
+from hal.errors import HalError
+
+
+def run(
+    devices: Devices, broker: tuple[str, int] | None, registration_wait_s: float = 3.0
+) -> dict[str, Any]:
+    report = selftest.run(devices, registration_wait_s=registration_wait_s)
+    checks: dict[str, Any] = {}
+    for device in report.devices:
+        check: dict[str, Any] = {"ok": device.ok}
+        if device.error:
+            check["error"] = device.error
+        checks[f"hal.{device.name}"] = check
+    checks["broker"] = _broker(devices, broker)
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+def _broker(devices: Devices, broker: tuple[str, int] | None) -> dict[str, Any]:
+    if broker is None:
+        return {"ok": True, "skipped": "no broker configured"}
+    try:
+        up = devices.modem.link.up
+    except HalError as exc:
+        return {"ok": True, "skipped": f"modem unavailable ({type(exc).__name__})"}
+    if not up:
+        return {"ok": True, "skipped": "link down"}
+    try:
+        with socket.create_connection(broker, timeout=5.0):
+            return {"ok": True}
+    except OSError as exc:
+        return {"ok": False, "error": f"broker {broker[0]}:{broker[1]} unreachable: {exc}"}

@@ -1,0 +1,67 @@
+"""The health check of a slot on trial, run from that slot's own code.
+
+The new release judges its own hardware access and models (only its code knows
+its models), but it does not judge its own fate: the guard, from the good slot,
+runs ``python -m hotspot hal health --json`` with the trial slot on
+``PYTHONPATH`` and treats anything but a prompt, well-formed "ok" as a failure:
+an import error, a crash, a hang past the deadline, garbage on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEADLINE_S = 120.0
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    ok: bool
+    reason: str = ""
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+def slot_env(slot_dir: Path) -> dict[str, str]:
+    """The environment that runs ``slot_dir``'s application instead of any other copy."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(slot_dir / "app")
+    env.pop("HOTSPOT_OTA_KILL_AT", None)
+    return env
+
+
+def check_slot(
+    slot_dir: Path,
+    args: Sequence[str] = (),
+    deadline_s: float = DEADLINE_S,
+    python: str = sys.executable,
+) -> HealthReport:
+    command = [python, "-m", "hotspot", "hal", "health", "--json", *args]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=slot_dir,
+            env=slot_env(slot_dir),
+            capture_output=True,
+            text=True,
+            timeout=deadline_s,
+        )
+    except subprocess.TimeoutExpired:
+        return HealthReport(False, f"no health answer within {deadline_s:.0f} s")
+    try:
+        body = json.loads(done.stdout)
+        checks = dict(body["checks"])
+        ok = bool(body["ok"])
+    except (ValueError, KeyError, TypeError):
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return HealthReport(False, f"health check exited {done.returncode}: {tail[0][:200]}")
+    if ok and done.returncode == 0:
+        return HealthReport(True, "", checks)
+    failing = sorted(name for name, value in checks.items() if not value.get("ok", False))
+    return HealthReport(False, f"failing: {', '.join(failing) or 'unknown'}", checks)

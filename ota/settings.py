@@ -1,0 +1,85 @@
+"""The device's update settings: ``/etc/hotspot/ota.toml`` under the install root.
+
+Written by ``hotspot ota install-root``; read by ``update``, ``boot``,
+``confirm`` and the rollout agent. Validated when loaded, so that a typo is
+reported with the file and the key rather than as a failed update later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ota.errors import OtaError
+from ota.layout import Layout
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    device_id: str
+    host: str
+    port: int
+    ca: str
+    cert: str
+    key: str
+    central_public: str
+    """PEM of the central key that signs release announcements."""
+    group: str = "default"
+
+
+@dataclass(frozen=True)
+class OtaSettings:
+    repository: str = ""
+    """Base URL of the update repository (``.../metadata/``, ``.../targets/``)."""
+    hardware: str = "hotspot-h1"
+    health_args: list[str] = field(default_factory=list)
+    """Extra arguments for ``hotspot hal health`` (``--config``, ``--broker``)."""
+    health_deadline_s: float = 120.0
+    min_battery_percent: float = 30.0
+    mqtt: MqttSettings | None = None
+
+    def dump(self) -> str:
+        lines = [
+            "# Written by 'hotspot ota install-root'.",
+            f"repository = {_q(self.repository)}",
+            f"hardware = {_q(self.hardware)}",
+            f"health_args = [{', '.join(_q(a) for a in self.health_args)}]",
+            f"health_deadline_s = {self.health_deadline_s}",
+            f"min_battery_percent = {self.min_battery_percent}",
+        ]
+        if self.mqtt is not None:
+            lines.append("\n[mqtt]")
+            for f in fields(self.mqtt):
+                value = getattr(self.mqtt, f.name)
+                lines.append(f"{f.name} = {value if isinstance(value, int) else _q(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def path(layout: Layout) -> Path:
+    return layout.config / "ota.toml"
+
+
+def load(layout: Layout) -> OtaSettings:
+    source = path(layout)
+    try:
+        data: dict[str, Any] = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise OtaError(f"{source} is missing: run 'hotspot ota install-root' first") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise OtaError(f"{source}: not valid TOML: {exc}") from None
+    mqtt = data.pop("mqtt", None)
+    known = {f.name for f in fields(OtaSettings)}
+    unknown = set(data) - known
+    if unknown:
+        raise OtaError(f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        mqtt_settings = MqttSettings(**mqtt) if mqtt is not None else None
+        return OtaSettings(**data, mqtt=mqtt_settings)
+    except TypeError as exc:
+        raise OtaError(f"{source} [mqtt]: {exc}") from None
