@@ -100,6 +100,10 @@ def register(areas: Any) -> None:
     root_arg(show)
     show.set_defaults(handler=cmd_slots)
 
+    from ota import fleet_cli
+
+    fleet_cli.register(sub, root_arg)
+
 
 def _fail(exc: Exception) -> int:
     from hotspot.cli import UserError

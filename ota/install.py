@@ -65,8 +65,10 @@ class Installer:
         self.layout, self.client, self.floor, self.hardware = layout, client, floor, hardware
         self._progress = progress or (lambda _step, _done, _total: None)
 
-    def install(self, version: str) -> Installed:
+    def install(self, version: str, progress: Progress | None = None) -> Installed:
         """Install ``version`` into the inactive slot and make it the trial; OtaError if not."""
+        if progress is not None:
+            self._progress = progress
         state = SlotState.load(self.layout.state_file)
         if state.trial is not None:
             raise InstallError(

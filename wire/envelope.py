@@ -37,9 +37,11 @@ SignDigest = Callable[[bytes], bytes]
 """Signs a 32-byte SHA-256 digest, returning a raw 64-byte r || s (the secure element)."""
 
 
-def sign1(payload: bytes, kid: str, sign_digest: SignDigest) -> bytes:
+def sign1(
+    payload: bytes, kid: str, sign_digest: SignDigest, content_type: str = CONTENT_TYPE
+) -> bytes:
     """A tagged COSE_Sign1 (ES256) whose signature comes from ``sign_digest``."""
-    protected = cbor2.dumps({1: ES256, 3: CONTENT_TYPE, 4: kid.encode()})
+    protected = cbor2.dumps({1: ES256, 3: content_type, 4: kid.encode()})
     to_be_signed = cbor2.dumps(["Signature1", protected, b"", payload])
     signature = sign_digest(hashlib.sha256(to_be_signed).digest())
     if len(signature) != 64:

@@ -30,6 +30,11 @@ def telemetry(device_id: str) -> str:
     return f"{PREFIX}/{check_device_id(device_id)}/telemetry"
 
 
+def release(group: str) -> str:
+    """Where the central side announces the target release of a device group (retained)."""
+    return f"{PREFIX}/ota/{check_device_id(group)}/release"
+
+
 RECORDS_SHARED = f"$share/central/{PREFIX}/+/records"
 """What the central instances subscribe to: each record goes to one instance."""
 TELEMETRY_SHARED = f"$share/central/{PREFIX}/+/telemetry"
