@@ -212,7 +212,7 @@ class Gateway:
             keyfile=str(credentials.key),
         )
         client.max_inflight_messages_set(50)
-        client.reconnect_delay_set(0.2, 5)
+        client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
         client.on_disconnect = lambda *_a: self.connected.clear()
@@ -221,7 +221,7 @@ class Gateway:
         self._worker = threading.Thread(target=self._work, name="gateway", daemon=True)
 
     def start(self) -> Gateway:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         self._client.connect_async(self._host, self._port, clean_start=False, properties=props)
         self._client.loop_start()
@@ -236,7 +236,7 @@ class Gateway:
         """
         self._queue.put(None)
         self._worker.join(timeout=5)
-        props = Properties(PacketTypes.DISCONNECT)
+        props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 0
         self._client.disconnect(properties=props)
         self._client.loop_stop()
@@ -266,7 +266,7 @@ class Gateway:
                 continue
             if result is not None:
                 topic, answer = result
-                props = Properties(PacketTypes.PUBLISH)
+                props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
                 props.MessageExpiryInterval = 7 * 24 * 3600
                 info = self._client.publish(topic, answer, qos=1, properties=props)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
