@@ -212,7 +212,7 @@ class Gateway:
             keyfile=str(credentials.key),
         )
         client.max_inflight_messages_set(50)
-        client.reconnect_delay_set(1, 5)
+        client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]  # paho takes floats
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
         client.on_disconnect = lambda *_a: self.connected.clear()
