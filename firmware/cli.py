@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from firmware import config as config_mod
@@ -32,6 +33,15 @@ def register(areas: Any) -> None:
     health.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the network")
     health.set_defaults(handler=cmd_health)
 
+    device = areas.add_parser("device", help="the firmware as a service")
+    device_sub = device.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = device_sub.add_parser(
+        "run", help="run the firmware service (systemd Type=notify, watchdog)"
+    )
+    serve.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    serve.add_argument("--data", type=Path, help="data directory (outbox, state)")
+    serve.set_defaults(handler=cmd_device_run)
+
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
@@ -42,6 +52,15 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return 0 if report.ok else 1
+
+
+def cmd_device_run(args: argparse.Namespace) -> int:
+    from firmware import service
+
+    config = args.config if args.config and Path(args.config).exists() else None
+    if args.config and config is None:
+        print(f"{args.config} not found: running with the embedded defaults", flush=True)
+    return service.main(config, args.data)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
