@@ -29,6 +29,35 @@ def register(areas: Any) -> None:
     uplink.add_argument("--json", action="store_true", help="print one JSON object")
     uplink.set_defaults(handler=_uplink)
 
+    ota = kinds.add_parser(
+        "ota", help="bundle size, verify time, download-to-healthy, bytes of a model-only update"
+    )
+    ota.add_argument("--json", action="store_true", help="print one JSON object")
+    ota.set_defaults(handler=_ota)
+
+
+def _ota(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from hil import update_demo
+
+    print("running a fleet update on loopback (a few seconds) ...", file=sys.stderr)
+    figures = update_demo.run(None)
+    if args.json:
+        print(json.dumps(figures))
+        return 0 if figures["ok"] else 1
+    whole = figures["bundle_bytes"]
+    print(f"bundle (whole release, gzip)          {whole:>12,} bytes")
+    print(f"verify (TUF refresh + bundle checks)  {figures['verify_ms']:>12} ms")
+    print(f"announce -> download -> healthy       {figures['download_to_healthy_s']:>12} s")
+    print(
+        f"model-only update over the link       {figures['model_only_update_bytes']:>12,} bytes"
+        f"  = {figures['model_only_ratio']:.1%} of the whole bundle (peer: full-bundle update,"
+        " as Mender or RAUC without delta)"
+    )
+    return 0 if figures["ok"] else 1
+
 
 def _uplink(args: argparse.Namespace) -> int:
     from bench import uplink

@@ -49,6 +49,11 @@ def register_demo(areas: Any) -> None:
         "demo", help="the whole system on this machine: central, broker, an emulated handheld"
     )
     demo.add_argument("--fast", action="store_true", help="do not pace the sensor like a real UART")
+    demo.add_argument(
+        "--update",
+        action="store_true",
+        help="then a fleet update: TUF repository, rollout, A/B switch, automatic rollback",
+    )
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -57,7 +62,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from hil import demo
 
-    return demo.run(sys.stdout, realtime=not args.fast)
+    status = demo.run(sys.stdout, realtime=not args.fast)
+    if args.update and status == 0:
+        from hil import update_demo
+
+        print(file=sys.stdout)
+        status = update_demo.main(sys.stdout)
+    return status
 
 
 def cmd_faults(_args: argparse.Namespace) -> int:
