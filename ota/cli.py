@@ -291,11 +291,11 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
 def cmd_slots(args: argparse.Namespace) -> int:
     from ota import slots
-    from ota.install import read_state
+    from ota.state import SlotState
 
     layout, _cfg, floor = _device(args.root)
     try:
-        state = read_state(layout)
+        state = SlotState.load(layout.state_file)
         body = {
             "current": slots.active(layout),
             "good": {"slot": state.good, "version": state.good_version},

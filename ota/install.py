@@ -219,11 +219,3 @@ def install_factory(layout: Layout, bundle_bytes: bytes) -> str:
     SlotState(good="a", good_version=bundle.manifest.version).save(layout.state_file)
     slots.switch(layout, "a")
     return bundle.manifest.version
-
-
-def read_state(layout: Layout) -> SlotState:
-    return SlotState.load(layout.state_file)
-
-
-def release_dir(layout: Layout) -> Path:
-    return layout.ota / "releases"

@@ -47,6 +47,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from ota.bundle import MANIFEST, open_bundle, parse_version
 from ota.errors import RepositoryError
+from ota.layout import atomic_write
 
 ROLES = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
 EXPIRY = {
@@ -255,14 +256,14 @@ class UpdateRepository:
     def _write(self, md: Metadata[Any]) -> None:
         role = md.signed.type
         name = "timestamp.json" if role == Timestamp.type else f"{md.signed.version}.{role}.json"
-        _atomic_write(self.metadata_dir / name, md.to_bytes(_SERIALIZER))
+        atomic_write(self.metadata_dir / name, md.to_bytes(_SERIALIZER))
 
     def _write_target(self, info: TargetFile, content: bytes) -> None:
         directory, _, base = info.path.rpartition("/")
         path = self.targets_dir / directory / f"{info.hashes['sha256']}.{base}"
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            _atomic_write(path, content)
+            atomic_write(path, content)
 
 
 def _latest(metadata_dir: Path, role: str) -> int:
@@ -270,10 +271,6 @@ def _latest(metadata_dir: Path, role: str) -> int:
     if not versions:
         raise RepositoryError(f"no {role} metadata in {metadata_dir}")
     return max(versions)
-
-
-def _root_at(repo: UpdateRepository, version: int) -> Root:
-    return Metadata[Root].from_file(str(repo.metadata_dir / f"{version}.root.json")).signed
 
 
 def _new_key(keys_dir: Path) -> Key:
@@ -318,25 +315,6 @@ def _sign(md: Metadata[Any], role: str, keys_dir: Path, *roots: Root) -> None:
                 f"only {have} of the {root.roles[role].threshold} {role} keys needed are in "
                 f"{keys_dir}: bring the offline keys and try again"
             )
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def describe(repo: UpdateRepository) -> dict[str, object]:
-    """Versions and expiry of each role and the releases: what ``ota repo-status`` prints."""
-    out: dict[str, object] = {}
-    for role in ROLES:
-        md = repo._load(role)
-        out[role] = {"version": md.signed.version, "expires": md.signed.expires.isoformat()}
-    out["releases"] = repo.releases()
-    return out
 
 
 __all__ = [

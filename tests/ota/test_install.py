@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_2, Fleet, outbox_digest, release
+from ota_fixtures import MODEL_2, Fleet, outbox_digest, release
 
 from ota import boot, health, settings, slots
 from ota.antirollback import FileFloor, SecureElementFloor

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Fleet
 from cryptography.hazmat.primitives.asymmetric import ec
+from ota_fixtures import Fleet
 
 from central.broker import MosquittoBroker
 from central.gateway import GatewayKeys

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Fleet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ota_fixtures import Fleet
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root
 
@@ -26,6 +26,10 @@ def _client(fleet: Fleet, name: str = "dev") -> UpdateClient:
 
 def _md(repo: UpdateRepository, name: str) -> Path:
     return repo.metadata_dir / name
+
+
+def _latest_targets(repo: UpdateRepository) -> int:
+    return max(int(p.name.split(".")[0]) for p in repo.metadata_dir.glob("*.targets.json"))
 
 
 def _sign_with(md: Metadata, keys: list[Path] | None = None) -> None:
@@ -70,7 +74,7 @@ def _root(fleet: Fleet) -> Root:
 
 
 def test_mix_and_match_is_refused(fleet: Fleet) -> None:
-    latest = max(int(p.name.split(".")[0]) for p in fleet.repo.metadata_dir.glob("*.targets.json"))
+    latest = _latest_targets(fleet.repo)
     shutil.copy(
         _md(fleet.repo, f"{latest - 1}.targets.json"), _md(fleet.repo, f"{latest}.targets.json")
     )
@@ -91,7 +95,7 @@ def test_tampered_bundle_is_refused_and_discarded(fleet: Fleet, tmp_path: Path) 
 
 
 def test_metadata_signed_by_a_wrong_key_is_refused(fleet: Fleet, tmp_path: Path) -> None:
-    latest = max(int(p.name.split(".")[0]) for p in fleet.repo.metadata_dir.glob("*.targets.json"))
+    latest = _latest_targets(fleet.repo)
     path = _md(fleet.repo, f"{latest}.targets.json")
     md = Metadata.from_file(str(path))
     rogue = tmp_path / "rogue.pem"
@@ -139,7 +143,7 @@ def test_key_rotation_is_followed_and_old_keys_are_void(fleet: Fleet, tmp_path: 
     _client(fleet).refresh()  # walks root 1 -> 2 -> 3
     _client(fleet).download(manifest_target("1.1.0"), tmp_path / "m")
     # Metadata signed with the revoked targets key is refused from now on.
-    latest = max(int(p.name.split(".")[0]) for p in fleet.repo.metadata_dir.glob("*.targets.json"))
+    latest = _latest_targets(fleet.repo)
     path = _md(fleet.repo, f"{latest}.targets.json")
     md = Metadata.from_file(str(path))
     _sign_with(md, old_targets)

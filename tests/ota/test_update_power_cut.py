@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Fleet, outbox_digest
+from ota_fixtures import Fleet, outbox_digest
 
 from ota import slots
 from ota.faults import ENV, STEPS
