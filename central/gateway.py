@@ -199,6 +199,8 @@ class Gateway:
         self._host, self._port = host, port
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self.connected = threading.Event()
+        self._left = threading.Event()
+        self._instance = instance
         self.processed = 0
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -215,7 +217,7 @@ class Gateway:
         client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]  # paho takes floats
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
-        client.on_disconnect = lambda *_a: self.connected.clear()
+        client.on_disconnect = self._on_disconnect
         client.on_message = lambda _c, _u, msg: self._queue.put(msg)
         self._client = client
         self._worker = threading.Thread(target=self._work, name="gateway", daemon=True)
@@ -238,8 +240,17 @@ class Gateway:
         self._worker.join(timeout=5)
         props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 0
+        was_connected = self.connected.is_set()
         self._client.disconnect(properties=props)
+        # The network thread writes the DISCONNECT; stopping it first could drop
+        # the packet, and the broker would keep the session (and its share) alive.
+        if was_connected and not self._left.wait(5):
+            log.warning("gateway %s: the broker may not have seen it leave", self._instance)
         self._client.loop_stop()
+
+    def _on_disconnect(self, *_args: Any) -> None:
+        self.connected.clear()
+        self._left.set()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
