@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
@@ -34,6 +35,51 @@ def register(areas: Any) -> None:
     )
     ota.add_argument("--json", action="store_true", help="print one JSON object")
     ota.set_defaults(handler=_ota)
+
+    face = kinds.add_parser(
+        "face",
+        help="face chain accuracy and speed on an identity-folder set, against OpenCV's",
+    )
+    face.add_argument(
+        "--data", type=Path, required=True, help="a folder laid out as DIR/<identity>/<images>"
+    )
+    face.add_argument(
+        "--degrade",
+        action="store_true",
+        help="also run seeded field degradations (small, blur, noise, low light, JPEG)",
+    )
+    face.add_argument("--no-peer", action="store_true", help="measure ours only")
+    face.add_argument("--json", action="store_true", help="print one JSON object")
+    face.set_defaults(handler=_face)
+
+
+def _face(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from bench import face
+
+    try:
+        systems: list[face.System] = [face.Hotspot()]
+        if not args.no_peer:
+            systems.append(face.OpenCv())
+        variants = face.all_variants() if args.degrade else []
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if done == total or done % 20 == 0:
+                print(f"\r  {stage:<28} {done:>5}/{total}", end="", file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
+
+        result = face.run(args.data, variants, systems, progress)
+    except face.BenchError as exc:
+        print(f"hotspot bench face: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(face.report(result))
+    return 0
 
 
 def _ota(args: argparse.Namespace) -> int:

@@ -2,9 +2,11 @@
 
 The fingerprint image is consumed row by row as the sensor sends it, so the
 officer sees progress during the seconds a UART module takes and the work
-after the last row is small. Until the quality models land (issues 3 and 5)
-the figures reported here are signal measures — foreground coverage, ridge
-contrast, sharpness, exposure — never pixels: biometric data stays in memory.
+after the last row is small. Until the fingerprint quality model lands (issue 3)
+its figures are signal measures (foreground coverage, ridge contrast). The face
+runs the whole on-device chain (``firmware.biometrics.face``) on the preview
+stream and keeps the best frame. Nothing here logs pixels: biometric data
+stays in memory.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
+from firmware.biometrics.face.pipeline import NO_FACE_ADVICE, CaptureWindow, FaceAnalyzer
 from hal.camera.protocol import Camera
 from hal.fingerprint.protocol import FingerImage, FingerprintSensor
+from wire.record import Face
 
 BLOCK = 16
 
@@ -75,24 +78,76 @@ def capture_finger(
 
 @dataclass(frozen=True)
 class FaceCapture:
+    """The best frame of a capture window, as the record will carry it."""
+
     frames: int
+    faces: int
+    """Frames in which a face was found."""
     best_index: int
-    sharpness: float
-    """Variance of the Laplacian of the best frame's grey image."""
-    exposure: float
-    """Mean grey level of the best frame, 0-255."""
+    quality: int
+    """Unified face quality 0-100 of the best frame (0 when no face was found)."""
+    guidance: tuple[str, ...]
+    """What to tell the officer about the best frame; empty when it is good."""
+    failing: tuple[str, ...]
+    face: Face | None
+    """Embedding, model version, quality and (when asked for) the token image."""
+    frames_per_second: float
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "frames": self.frames,
+            "faces": self.faces,
+            "quality": self.quality,
+            "guidance": list(self.guidance),
+            "failing": list(self.failing),
+            "embedding_bytes": len(self.face.embedding) if self.face else 0,
+            "model": self.face.model_version if self.face else None,
+            "token_image_bytes": len(self.face.token_image or b"") if self.face else 0,
+            "fps": round(self.frames_per_second, 1),
+        }
 
 
-def capture_face(camera: Camera, frames: int = 10) -> FaceCapture:
-    """Take ``frames`` preview frames and keep the sharpest."""
+def capture_face(
+    camera: Camera,
+    frames: int = 15,
+    token_image: bool = False,
+    on_frame: Callable[[int, tuple[str, ...]], None] | None = None,
+    analyzer: FaceAnalyzer | None = None,
+) -> FaceCapture:
+    """Run the face chain on ``frames`` preview frames and keep the best one.
+
+    ``on_frame(index, guidance)`` is called after every frame, for the live hint.
+    """
     if frames < 1:
         raise ValueError("at least one frame is needed")
+    window = CaptureWindow(analyzer or FaceAnalyzer())
     camera.open()
-    best = (-1.0, 0, 0.0)
+    best_index = -1
+    started = time.monotonic()
     for index in range(frames):
-        rgb = camera.capture().pixels.astype(np.float32)
-        grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        sharpness = float(ndimage.laplace(grey).var())
-        if sharpness > best[0]:
-            best = (sharpness, index, float(grey.mean()))
-    return FaceCapture(frames, best[1], round(best[0], 1), round(best[2], 1))
+        before = window.best
+        guidance = window.feed(camera.capture().pixels)
+        if window.best is not before:
+            best_index = index
+        if on_frame:
+            on_frame(index, guidance)
+    rate = frames / max(time.monotonic() - started, 1e-6)
+    best = window.best
+    if best is None:
+        return FaceCapture(frames, 0, -1, 0, (NO_FACE_ADVICE,), ("face_found",), None, rate)
+    face = Face(
+        embedding=best.embedding_bytes(),
+        model_version=window.analyzer.version,
+        quality=best.quality.score,
+        token_image=best.token_jpeg() if token_image else None,
+    )
+    return FaceCapture(
+        frames,
+        window.faces,
+        best_index,
+        best.quality.score,
+        best.guidance,
+        best.quality.failing,
+        face,
+        rate,
+    )

@@ -33,6 +33,18 @@ def register(areas: Any) -> None:
     health.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the network")
     health.set_defaults(handler=cmd_health)
 
+    face = areas.add_parser("face", help="capture a face with the on-device chain")
+    face_sub = face.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cap = face_sub.add_parser(
+        "capture",
+        help="capture from the camera, print the quality, the guidance and the embedding size",
+    )
+    cap.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    cap.add_argument("--frames", type=int, default=15, help="preview frames to try (default 15)")
+    cap.add_argument("--token", action="store_true", help="also make the ICAO token image")
+    cap.add_argument("--json", action="store_true", help="print one JSON object")
+    cap.set_defaults(handler=cmd_face_capture)
+
     device = areas.add_parser("device", help="the firmware as a service")
     device_sub = device.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = device_sub.add_parser(
@@ -52,6 +64,44 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return 0 if report.ok else 1
+
+
+def cmd_face_capture(args: argparse.Namespace) -> int:
+    import sys
+
+    from firmware import capture
+
+    if args.frames < 1:
+        print("--frames must be at least 1", file=sys.stderr)
+        return 2
+    cfg = config_mod.load(args.config)
+
+    def live(index: int, guidance: tuple[str, ...]) -> None:
+        if not args.json:
+            hint = guidance[0] if guidance else "good"
+            print(f"\r  frame {index + 1:>3}/{args.frames}: {hint:<70}", end="", flush=True)
+
+    with Devices(cfg) as devices:
+        result = capture.capture_face(devices.camera, args.frames, args.token, live)
+    if args.json:
+        print(json.dumps(result.summary()))
+        return 0 if result.face else 1
+    print()
+    print(f"Face capture: {result.frames} frames at {result.frames_per_second:.1f} frames/s,")
+    print(f"  a face in {result.faces} of them")
+    if result.face is None:
+        print(f"  no usable face: {result.guidance[0]}")
+        return 1
+    print(f"  quality      {result.quality}/100")
+    if result.guidance:
+        for line in result.guidance:
+            print(f"  guidance     {line}")
+    else:
+        print("  guidance     none: the shot is good")
+    print(f"  embedding    {len(result.face.embedding)} bytes ({result.face.model_version})")
+    if result.face.token_image:
+        print(f"  token image  {len(result.face.token_image):,} bytes JPEG (ISO/IEC 19794-5 token)")
+    return 0
 
 
 def cmd_device_run(args: argparse.Namespace) -> int:

@@ -1,4 +1,12 @@
-"""TFLite models with their build scripts, model cards and checksums (issues 3 and 5).
+"""The TFLite models the handheld runs, each with its build script, model card and checksum.
 
-Empty until those issues land.
+``models/face/`` holds the face detector (YuNet), the face-mesh landmark model
+(MediaPipe FaceMesh-v2) and the face embedding network (SFace). Each ``.tflite``
+file is listed in its folder's ``SHA256SUMS``; :func:`models.runtime.load`
+refuses a file whose digest differs, so a corrupted or swapped model fails at
+load with a clear error instead of giving wrong answers.
 """
+
+from models.runtime import Model, ModelError, load, model_path
+
+__all__ = ["Model", "ModelError", "load", "model_path"]

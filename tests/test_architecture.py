@@ -50,12 +50,22 @@ def test_hal_imports_nothing_of_ours_outside_hal() -> None:
 
 def test_firmware_uses_hal_interfaces_except_in_wiring() -> None:
     for module, names in imports("firmware").items():
-        outside = {n for n in names if n.split(".")[0] not in ("hal", "firmware", "wire")}
+        outside = {
+            n for n in names if n.split(".")[0] not in ("hal", "firmware", "wire", "models")
+        }
         assert not outside, (module, outside)
         if module == "firmware.wiring":
             continue
         concrete = {n for n in names if n.startswith("hal.") and n not in HAL_INTERFACES}
         assert not concrete, (module, concrete)
+
+
+def test_models_import_nothing_of_ours() -> None:
+    # The model loader ships in the update bundle beside the firmware; it must not
+    # pull in anything but numpy and the TFLite runtime.
+    ours = {"hal", "firmware", "wire", "central", "ota", "hil", "bench", "hotspot"}
+    for module, names in imports("models").items():
+        assert not {n for n in names if n.split(".")[0] in ours}, module
 
 
 def test_wire_is_self_contained() -> None:

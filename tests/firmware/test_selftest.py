@@ -56,10 +56,31 @@ def test_block_stats_fall_for_a_poor_capture() -> None:
     assert capture.block_stats(blank) == (0.0, 0.0)
 
 
-def test_face_capture_keeps_the_sharpest_frame() -> None:
+def test_face_capture_from_the_emulated_camera_keeps_the_best_frame() -> None:
+    hints: list[tuple[str, ...]] = []
     with Devices(config.load()) as devices:
-        result = capture.capture_face(devices.camera, frames=4)
-    assert result.frames == 4 and 0 <= result.best_index < 4 and result.sharpness > 0
+        result = capture.capture_face(
+            devices.camera, frames=4, token_image=True, on_frame=lambda i, g: hints.append(g)
+        )
+    assert result.frames == 4 and result.faces == 4 and 0 <= result.best_index < 4
+    assert len(hints) == 4
+    assert result.face is not None and len(result.face.embedding) == 128
+    assert result.face.quality == result.quality > 50
+    assert result.face.token_image and result.face.token_image[:2] == b"\xff\xd8"  # JPEG
+
+
+def test_cli_face_capture_prints_quality_guidance_and_size() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot", "face", "capture", "--frames", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["faces"] == 3 and summary["embedding_bytes"] == 128
+    assert 0 < summary["quality"] <= 100 and isinstance(summary["guidance"], list)
 
 
 def test_cli_selftest_json() -> None:

@@ -1,0 +1,126 @@
+"""Load a shipped TFLite model, checked against its published digest, on LiteRT.
+
+Why a wrapper: the device runs LiteRT (``ai-edge-litert``) and falls back to
+``tflite_runtime`` where only that is installed; both expose the same
+``Interpreter``. The wrapper pins the thread count to one (two threads were
+never faster on the 2-core target, and tflite-runtime 2.14 with two threads is
+pathologically slow), resolves tensors by name once, and verifies the file's
+SHA-256 so a damaged update cannot load silently.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent
+
+
+class ModelError(Exception):
+    """A model file is missing, damaged, or no TFLite runtime is installed."""
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError as exc:
+        raise ModelError(
+            "no TFLite runtime is installed: install LiteRT with 'pip install ai-edge-litert' "
+            "(or tflite-runtime where LiteRT has no wheel)"
+        ) from exc
+
+
+@functools.cache
+def _digests(folder: Path) -> Mapping[str, str]:
+    sums = folder / "SHA256SUMS"
+    if not sums.exists():
+        raise ModelError(f"{sums} is missing: the model folder is incomplete; reinstall it")
+    digests = {}
+    for line in sums.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            digests[name.lstrip("*")] = digest
+    return digests
+
+
+def model_path(name: str, root: Path = ROOT) -> Path:
+    """The verified path of ``name`` (e.g. ``"face/sface_int8.tflite"``)."""
+    path = root / name
+    expected = _digests(path.parent).get(path.name)
+    if expected is None:
+        raise ModelError(f"{name} is not listed in {path.parent / 'SHA256SUMS'}")
+    if not path.exists():
+        raise ModelError(f"model {name} is missing at {path}; reinstall the firmware bundle")
+    actual = _file_digest(path)
+    if actual != expected:
+        raise ModelError(
+            f"model {name} is damaged (sha256 {actual[:12]}…, expected {expected[:12]}…); "
+            "reinstall the firmware bundle"
+        )
+    return path
+
+
+@functools.cache
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Model:
+    """One loaded TFLite model; call it with named inputs, get named outputs."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = path
+        try:
+            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except ValueError as exc:
+            raise ModelError(f"{path.name} does not load in this TFLite runtime: {exc}") from exc
+        self.inputs = {d["name"]: d for d in self._interpreter.get_input_details()}
+        self.outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
+        # Converted graphs name their tensors "PartitionedCall:7"; the signature keeps
+        # the source model's names (cls_8, bbox_16, ...), so outputs come back by those.
+        signatures = self._interpreter.get_signature_list()
+        self._runner = None
+        if len(signatures) == 1:
+            key = next(iter(signatures))
+            self._runner = self._interpreter.get_signature_runner(key)
+            self._input_names = list(signatures[key]["inputs"])
+
+    def input_shape(self, index: int = 0) -> tuple[int, ...]:
+        detail = list(self.inputs.values())[index]
+        return tuple(int(v) for v in detail["shape"])
+
+    def run(self, *arrays: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.float32]]:
+        """Set the inputs in declaration order, invoke, return every output by name."""
+        if self._runner is not None:
+            named = {
+                name: np.ascontiguousarray(array, np.float32)
+                for name, array in zip(self._input_names, arrays, strict=True)
+            }
+            return dict(self._runner(**named))
+        for detail, array in zip(self.inputs.values(), arrays, strict=True):
+            self._interpreter.set_tensor(
+                detail["index"], np.ascontiguousarray(array, detail["dtype"])
+            )
+        self._interpreter.invoke()
+        return {name: self._interpreter.get_tensor(d["index"]) for name, d in self.outputs.items()}
+
+
+@functools.cache
+def load(name: str) -> Model:
+    """The shared, verified instance of a shipped model."""
+    return Model(model_path(name))
