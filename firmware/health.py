@@ -2,9 +2,10 @@
 
 "Healthy" means what the officer needs from the device: every configured HAL
 device answers, and the broker is reachable when the modem says the link is
-up (with the link down, an unreachable broker proves nothing). Model checks
-join here when the models ship (issues 3 and 5). The verdict is JSON on
-stdout; the guard treats anything else as a failure.
+up (with the link down, an unreachable broker proves nothing), and the models
+load, match their digests and give their reference output
+(:mod:`firmware.biometrics.face.reference`). The verdict is JSON on stdout;
+the guard treats anything else as a failure.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ def run(
             check["error"] = device.error
         checks[f"hal.{device.name}"] = check
     checks["broker"] = _broker(devices, broker)
+    checks["models.face"] = _face_models()
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+def _face_models() -> dict[str, Any]:
+    try:
+        from firmware.biometrics.face import reference
+
+        return reference.check()
+    except Exception as exc:  # any failure to load or run is the verdict, not a crash
+        return {"ok": False, "error": f"face models unusable: {type(exc).__name__}: {exc}"}
 
 
 def _broker(devices: Devices, broker: tuple[str, int] | None) -> dict[str, Any]:

@@ -194,8 +194,19 @@ def _check(
     say("officer", f"check {number}: person {person}, right index finger on the sensor")
     result = capture.capture_finger(devices.fingerprint, 10.0, _progress(out))
     fingers = app.templates([(RIGHT_INDEX, result.image)])
+    face = None
+    if number == 1:  # the face chain once: detect, quality, embedding, from the camera
+        say("officer", f"check {number}: and the face, camera on the person")
+        shot = capture.capture_face(devices.camera, frames=5)
+        face = shot.face
+        advice = "; ".join(shot.guidance) or "good shot"
+        say(
+            "device",
+            f"check {number}: face quality {shot.quality}/100 ({advice}), "
+            f"embedding {len(face.embedding) if face else 0} bytes",
+        )
     try:
-        record_id = app.check(fingers)
+        record_id = app.check(fingers, face)
     except OutboxFull as exc:
         say("officer", f"check {number} refused: {exc}")
         return

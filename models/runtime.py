@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,26 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-ROOT = Path(__file__).resolve().parent
+
+
+def _root() -> Path:
+    """Where the model files are.
+
+    In a checkout they sit beside this module. In an installed update slot the
+    bundle puts code under ``<slot>/app/`` and model files under ``<slot>/models/``
+    (so a model-only update moves only those), and ``HOTSPOT_MODELS`` overrides both.
+    """
+    override = os.environ.get("HOTSPOT_MODELS")
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    slot_models = here.parent.parent / "models"
+    if here.parent.name == "app" and (slot_models / "face" / "SHA256SUMS").exists():
+        return slot_models
+    return here
+
+
+ROOT = _root()
 
 
 class ModelError(Exception):

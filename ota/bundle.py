@@ -123,8 +123,15 @@ def collect(root: Path, packages: Iterable[str] = DEVICE_PACKAGES) -> dict[str, 
                 continue
             if path.suffix in _SKIP_SUFFIXES:
                 continue
-            prefix = "models" if package == "models" and path.suffix != ".py" else "app"
-            found[f"{prefix}/{relative.as_posix()}"] = path.read_bytes()
+            inside = path.relative_to(base)
+            if package == "models" and inside.parts[0] == "build":
+                continue  # the conversion scripts are build tooling, not device code
+            if package == "models" and path.suffix != ".py":
+                # Model files land in the slot's models/ (found there by models.runtime),
+                # so a model-only update moves only them.
+                found[f"models/{inside.as_posix()}"] = path.read_bytes()
+            else:
+                found[f"app/{relative.as_posix()}"] = path.read_bytes()
     return found
 
 
