@@ -33,8 +33,8 @@ import numpy.typing as npt
 from central import fingerprint_matcher as fpm
 from central.fingerprint_index import FingerprintIndex
 from central.watchlist import WatchlistEntry, WatchlistStore
-from wire.iso19794_2 import MinutiaeRecord, TemplateError
 from wire import face as face_wire
+from wire.iso19794_2 import MinutiaeRecord, TemplateError
 from wire.record import CheckRecord
 
 FINGER_THRESHOLD = 0.10

@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 
-
 def _root() -> Path:
     """Where the model files are.
 
