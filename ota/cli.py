@@ -94,6 +94,11 @@ def register(areas: Any) -> None:
     confirm = sub.add_parser("confirm", help="guard: health-check a trial, commit or roll back")
     root_arg(confirm)
     confirm.add_argument("--restart-unit", help="systemd unit to restart after a rollback")
+    confirm.add_argument(
+        "--require-active",
+        metavar="UNIT",
+        help="systemd unit that must be active for the release to pass (the firmware service)",
+    )
     confirm.set_defaults(handler=cmd_confirm)
 
     show = sub.add_parser("slots", help="show this device's slots and the last update")
@@ -270,11 +275,14 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
     layout, cfg, floor = _device(args.root)
     try:
-        verdict = boot.confirm(
-            layout,
-            floor,
-            lambda slot: health.check_slot(slot, cfg.health_args, cfg.health_deadline_s),
-        )
+        def judge(slot: Path) -> health.HealthReport:
+            if args.require_active:
+                service = health.unit_active(args.require_active)
+                if not service.ok:
+                    return service
+            return health.check_slot(slot, cfg.health_args, cfg.health_deadline_s)
+
+        verdict = boot.confirm(layout, floor, judge)
     except OtaError as exc:
         return _fail(exc)
     if verdict.outcome == "nothing":

@@ -36,6 +36,28 @@ def slot_env(slot_dir: Path) -> dict[str, str]:
     return env
 
 
+def unit_active(unit: str, timeout_s: float = 10.0) -> HealthReport:
+    """Whether systemd reports ``unit`` active ("service up"). The firmware unit is
+    ``Type=notify`` and sends READY only once every device answered, so "active"
+    means the new release started and found its hardware."""
+    try:
+        done = subprocess.run(
+            ["systemctl", "is-active", unit],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except FileNotFoundError:
+        return HealthReport(False, f"cannot ask systemd about {unit}: systemctl not found")
+    except subprocess.TimeoutExpired:
+        return HealthReport(False, f"systemctl did not answer about {unit}")
+    state = done.stdout.strip() or "unknown"
+    if done.returncode == 0 and state == "active":
+        return HealthReport(True, "", {f"unit.{unit}": {"ok": True}})
+    return HealthReport(False, f"{unit} is {state}, not active", {f"unit.{unit}": {"ok": False}})
+
+
 def check_slot(
     slot_dir: Path,
     args: Sequence[str] = (),

@@ -53,7 +53,8 @@ Requires=hotspot-firmware.service
 
 [Service]
 Type=oneshot
-ExecStart={opt}/bin/hotspot-guard confirm --restart-unit hotspot-firmware.service
+ExecStart={opt}/bin/hotspot-guard confirm \
+    --require-active hotspot-firmware.service --restart-unit hotspot-firmware.service
 
 [Install]
 WantedBy=multi-user.target
