@@ -11,9 +11,12 @@ stays in memory.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +27,23 @@ from hal.fingerprint.protocol import FingerImage, FingerprintSensor
 from wire.record import Face
 
 BLOCK = 16
+CAPTURE_MARKER = Path("/run/hotspot/capturing")
+"""Exists while a capture runs; the update agent defers installing while it does. It is on
+tmpfs, so a crash mid-capture cannot leave it behind across a reboot."""
+
+
+@contextlib.contextmanager
+def capturing(marker: Path | None) -> Iterator[None]:
+    """Hold ``marker`` (holding this process's id) for the duration of a capture."""
+    if marker is None:
+        yield
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,16 @@ def capture_finger(
     sensor: FingerprintSensor,
     timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
+    marker: Path | None = None,
+) -> FingerCapture:
+    with capturing(marker):
+        return _capture_finger(sensor, timeout_s, progress)
+
+
+def _capture_finger(
+    sensor: FingerprintSensor,
+    timeout_s: float,
+    progress: Callable[[int, int], None] | None,
 ) -> FingerCapture:
     sensor.set_led("ready")
     started = time.monotonic()
@@ -113,13 +143,26 @@ def capture_face(
     token_image: bool = False,
     on_frame: Callable[[int, tuple[str, ...]], None] | None = None,
     analyzer: FaceAnalyzer | None = None,
+    marker: Path | None = None,
 ) -> FaceCapture:
     """Run the face chain on ``frames`` preview frames and keep the best one.
 
-    ``on_frame(index, guidance)`` is called after every frame, for the live hint.
+    ``on_frame(index, guidance)`` is called after every frame, for the live hint;
+    ``marker`` (normally :data:`CAPTURE_MARKER`) exists while the capture runs.
     """
     if frames < 1:
         raise ValueError("at least one frame is needed")
+    with capturing(marker):
+        return _capture_face(camera, frames, token_image, on_frame, analyzer)
+
+
+def _capture_face(
+    camera: Camera,
+    frames: int,
+    token_image: bool,
+    on_frame: Callable[[int, tuple[str, ...]], None] | None,
+    analyzer: FaceAnalyzer | None,
+) -> FaceCapture:
     window = CaptureWindow(analyzer or FaceAnalyzer())
     camera.open()
     best_index = -1

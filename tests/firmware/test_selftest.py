@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from firmware import capture, config, selftest
 from firmware.wiring import Devices
@@ -113,3 +117,20 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path: object) -> None:
     assert out.returncode == 2
     assert out.stderr.strip().startswith("hotspot: cannot read configuration")
     assert "Traceback" not in out.stderr
+
+
+def test_a_capture_holds_the_marker_the_update_agent_waits_for(tmp_path: Path) -> None:
+    marker = tmp_path / "run" / "hotspot" / "capturing"
+    seen: list[bool] = []
+    with Devices(config.load()) as devices:
+        capture.capture_face(
+            devices.camera,
+            frames=2,
+            on_frame=lambda i, g: seen.append(marker.exists()),
+            marker=marker,
+        )
+    assert seen == [True, True] and not marker.exists()
+    with pytest.raises(RuntimeError), capture.capturing(marker):
+        assert marker.read_text().strip() == str(os.getpid())
+        raise RuntimeError("the sensor fell off")
+    assert not marker.exists()  # removed on an error too
