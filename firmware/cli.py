@@ -41,7 +41,11 @@ def register(areas: Any) -> None:
     )
     cap.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
     cap.add_argument("--frames", type=int, default=15, help="preview frames to try (default 15)")
-    cap.add_argument("--token", action="store_true", help="also make the ICAO token image")
+    cap.add_argument(
+        "--token",
+        action="store_true",
+        help="also make the ICAO token image (default: [camera] token_image of the config)",
+    )
     cap.add_argument("--json", action="store_true", help="print one JSON object")
     cap.set_defaults(handler=cmd_face_capture)
 
@@ -82,7 +86,8 @@ def cmd_face_capture(args: argparse.Namespace) -> int:
             print(f"\r  frame {index + 1:>3}/{args.frames}: {hint:<70}", end="", flush=True)
 
     with Devices(cfg) as devices:
-        result = capture.capture_face(devices.camera, args.frames, args.token, live)
+        token = args.token or cfg.camera.token_image
+        result = capture.capture_face(devices.camera, args.frames, token, live)
     if args.json:
         print(json.dumps(result.summary()))
         return 0 if result.face else 1

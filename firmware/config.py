@@ -32,6 +32,8 @@ class CameraConfig:
     index: int | str = "emulated"
     width: int = 640
     height: int = 480
+    token_image: bool = False
+    """Put an ICAO token face image (small JPEG) in each record beside the embedding."""
 
 
 @dataclass(frozen=True)
