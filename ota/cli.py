@@ -223,11 +223,29 @@ def cmd_install_root(args: argparse.Namespace) -> int:
 
 def _device(root: Path) -> tuple[Any, Any, Any]:
     from ota import settings
-    from ota.antirollback import FileFloor
     from ota.layout import Layout
 
     layout = Layout(root)
-    return layout, settings.load(layout), FileFloor(layout.floor_file)
+    cfg = settings.load(layout)
+    return layout, cfg, device_floor(layout, cfg)
+
+
+def device_floor(layout: Any, cfg: Any) -> Any:
+    """The configured anti-rollback floor; the secure element stays open until exit."""
+    from ota.antirollback import FileFloor, SecureElementFloor
+
+    if cfg.floor != "secure-element":
+        return FileFloor(layout.floor_file)
+    import atexit
+    import contextlib
+
+    from firmware import config as config_mod
+    from firmware.wiring import Devices
+
+    stack = contextlib.ExitStack()
+    devices = stack.enter_context(Devices(config_mod.load(cfg.device_config or None)))
+    atexit.register(stack.close)
+    return SecureElementFloor(layout.floor_file, devices.secure_element)
 
 
 def cmd_update(args: argparse.Namespace) -> int:

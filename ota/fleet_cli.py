@@ -121,7 +121,6 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from hotspot.cli import UserError
     from ota import settings
     from ota.agent import RolloutAgent
-    from ota.antirollback import FileFloor
     from ota.client import UpdateClient
     from ota.install import Installer
     from ota.layout import Layout
@@ -134,7 +133,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if cfg.mqtt is None:
         raise UserError(f"{settings.path(layout)} has no [mqtt] section: the agent needs one")
     client = UpdateClient(layout.tuf, cfg.repository, layout.trusted_root.read_bytes())
-    installer = Installer(layout, client, FileFloor(layout.floor_file), cfg.hardware)
+    from ota.cli import device_floor
+
+    installer = Installer(layout, client, device_floor(layout, cfg), cfg.hardware)
 
     def activate() -> None:
         subprocess.run(["systemctl", "restart", "hotspot-firmware.service"], check=False)

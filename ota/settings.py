@@ -29,6 +29,9 @@ class MqttSettings:
     group: str = "default"
 
 
+FLOORS = ("file", "secure-element")
+
+
 @dataclass(frozen=True)
 class OtaSettings:
     repository: str = ""
@@ -38,6 +41,11 @@ class OtaSettings:
     """Extra arguments for ``hotspot hal health`` (``--config``, ``--broker``)."""
     health_deadline_s: float = 120.0
     min_battery_percent: float = 30.0
+    floor: str = "file"
+    """Anti-rollback floor: "secure-element" binds it to the chip's monotonic counter 1
+    (``ota.antirollback.SecureElementFloor``); "file" where the device has no chip."""
+    device_config: str = ""
+    """The firmware's device TOML, for the secure element ("" = the embedded default)."""
     mqtt: MqttSettings | None = None
 
     def dump(self) -> str:
@@ -48,6 +56,8 @@ class OtaSettings:
             f"health_args = [{', '.join(_q(a) for a in self.health_args)}]",
             f"health_deadline_s = {self.health_deadline_s}",
             f"min_battery_percent = {self.min_battery_percent}",
+            f"floor = {_q(self.floor)}",
+            f"device_config = {_q(self.device_config)}",
         ]
         if self.mqtt is not None:
             lines.append("\n[mqtt]")
@@ -78,6 +88,8 @@ def load(layout: Layout) -> OtaSettings:
     unknown = set(data) - known
     if unknown:
         raise OtaError(f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    if data.get("floor", "file") not in FLOORS:
+        raise OtaError(f"{source}: floor must be one of {list(FLOORS)}, not {data['floor']!r}")
     try:
         mqtt_settings = MqttSettings(**mqtt) if mqtt is not None else None
         return OtaSettings(**data, mqtt=mqtt_settings)

@@ -1,0 +1,72 @@
+"""The anti-rollback floor chosen in ota.toml: the secure element's counter, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ota_fixtures import Fleet, release
+
+from ota import settings
+from ota.errors import OtaError
+from ota.layout import Layout
+from ota.rootfs import install_root
+from ota.settings import OtaSettings
+
+
+def _hotspot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [sys.executable, "-m", "hotspot", "ota", *args, "--root", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) -> None:
+    from ota_fixtures import MODEL_1
+
+    keys = tmp_path / "se"
+    device_toml = tmp_path / "device.toml"
+    device_toml.write_text(f'[secure_element]\ndriver = "softkey"\nsoftkey_dir = "{keys}"\n')
+    root = tmp_path / "dev-se"
+    install_root(
+        root,
+        release(fleet.contents, "1.0.0", MODEL_1),
+        fleet.repo.trusted_root(),
+        OtaSettings(
+            fleet.url,
+            "hotspot-h1",
+            ["--wait", "0.5"],
+            floor="secure-element",
+            device_config=str(device_toml),
+        ),
+    )
+    for args in (("update", "1.1.0"), ("boot",), ("confirm",)):
+        done = _hotspot(root, *args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    floor = json.loads(Layout(root).floor_file.read_text())
+    assert floor["version"] == "1.1.0" and floor["counter"] >= 1 and floor["signature"]
+    counters = json.loads((keys / "counters.json").read_text())
+    assert counters == {"1": floor["counter"]}  # the chip's counter moved with the floor
+
+    # Putting a forged floor file back is caught at the next start.
+    Layout(root).floor_file.write_text(json.dumps({**floor, "version": "0.0.1"}))
+    done = _hotspot(root, "boot")
+    assert done.returncode != 0
+    assert "floor" in (done.stdout + done.stderr).lower()
+
+
+def test_an_unknown_floor_kind_is_refused(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    settings.path(layout).parent.mkdir(parents=True)
+    settings.path(layout).write_text('repository = "x"\nfloor = "tpm"\n')
+    with pytest.raises(OtaError, match="floor must be one of"):
+        settings.load(layout)
