@@ -7,11 +7,15 @@ and `from conftest import` would pick whichever pytest loaded first.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
@@ -82,3 +86,18 @@ def fleet(tmp_path: Path, app_contents: dict[str, bytes]) -> Iterator[Fleet]:
     repo.publish(release(app_contents, "1.1.0", MODEL_2))
     with serving(tmp_path / "repo") as url:
         yield Fleet(repo, url, tmp_path, app_contents)
+
+
+def ota_cli(root: Path, *args: str, path_first: Path | None = None) -> CompletedProcess[str]:
+    """``hotspot ota ARGS --root ROOT`` as its own process (``path_first`` leads PATH)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if path_first is not None:
+        env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [sys.executable, "-m", "hotspot", "ota", *args, "--root", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

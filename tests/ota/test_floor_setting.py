@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from ota_fixtures import Fleet, release
+from ota_fixtures import Fleet, ota_cli, release
 
 from ota import settings
 from ota.errors import OtaError
 from ota.layout import Layout
 from ota.rootfs import install_root
 from ota.settings import OtaSettings
-
-
-def _hotspot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run(
-        [sys.executable, "-m", "hotspot", "ota", *args, "--root", str(root)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) -> None:
@@ -50,7 +35,7 @@ def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) ->
         ),
     )
     for args in (("update", "1.1.0"), ("boot",), ("confirm",)):
-        done = _hotspot(root, *args)
+        done = ota_cli(root, *args)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
     floor = json.loads(Layout(root).floor_file.read_text())
     assert floor["version"] == "1.1.0" and floor["counter"] >= 1 and floor["signature"]
@@ -59,7 +44,7 @@ def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) ->
 
     # Putting a forged floor file back is caught at the next start.
     Layout(root).floor_file.write_text(json.dumps({**floor, "version": "0.0.1"}))
-    done = _hotspot(root, "boot")
+    done = ota_cli(root, "boot")
     assert done.returncode != 0
     assert "floor" in (done.stdout + done.stderr).lower()
 

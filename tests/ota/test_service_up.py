@@ -7,13 +7,10 @@ the real command line on a real installed layout.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from ota_fixtures import Fleet
+from ota_fixtures import Fleet, ota_cli
 
 from ota.state import SlotState
 
@@ -29,29 +26,18 @@ def _systemctl(folder: Path, state: str) -> Path:
     return folder
 
 
-def _hotspot(root: Path, path_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PATH"] = f"{path_dir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "hotspot", "ota", *args, "--root", str(root)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(("state", "outcome"), [("active", "1.1.0"), ("failed", "1.0.0")])
 def test_confirm_requires_the_firmware_unit_active(
     fleet: Fleet, tmp_path: Path, state: str, outcome: str
 ) -> None:
     layout = fleet.device()
     bin_dir = _systemctl(tmp_path / f"bin-{state}", state)
-    assert _hotspot(layout.root, bin_dir, "update", "1.1.0").returncode == 0
-    assert _hotspot(layout.root, bin_dir, "boot").returncode == 0
-    done = _hotspot(
-        layout.root, bin_dir, "confirm", "--require-active", UNIT, "--restart-unit", UNIT
+    assert ota_cli(layout.root, "update", "1.1.0", path_first=bin_dir).returncode == 0
+    assert ota_cli(layout.root, "boot", path_first=bin_dir).returncode == 0
+    done = ota_cli(
+        layout.root,
+        *("confirm", "--require-active", UNIT, "--restart-unit", UNIT),
+        path_first=bin_dir,
     )
     after = SlotState.load(layout.state_file)
     assert after.good_version == outcome and after.trial is None

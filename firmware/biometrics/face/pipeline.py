@@ -50,7 +50,11 @@ class FrameResult:
 
 
 class FaceAnalyzer:
-    """Loads the three models once; not thread-safe (one per capture thread)."""
+    """The three models, loaded once per process (``models.load`` shares them).
+
+    TFLite interpreters are not thread-safe, so one thread at a time runs the chain:
+    on the device that is the capture thread.
+    """
 
     version = VERSION
 
