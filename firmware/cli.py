@@ -49,6 +49,21 @@ def register(areas: Any) -> None:
     cap.add_argument("--json", action="store_true", help="print one JSON object")
     cap.set_defaults(handler=cmd_face_capture)
 
+    finger = areas.add_parser("finger", help="capture a fingerprint with the on-device chain")
+    finger_sub = finger.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fcap = finger_sub.add_parser(
+        "capture",
+        help="capture from the sensor, print the quality, the guidance and the template size",
+    )
+    fcap.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    fcap.add_argument(
+        "--position", type=int, default=2, help="ISO finger position (default 2, right index)"
+    )
+    fcap.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a finger")
+    fcap.add_argument("--template", type=Path, help="also write the ISO/IEC 19794-2 record here")
+    fcap.add_argument("--json", action="store_true", help="print one JSON object")
+    fcap.set_defaults(handler=cmd_finger_capture)
+
     device = areas.add_parser("device", help="the firmware as a service")
     device_sub = device.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = device_sub.add_parser(
@@ -107,6 +122,55 @@ def cmd_face_capture(args: argparse.Namespace) -> int:
     if result.face.token_image:
         print(f"  token image  {len(result.face.token_image):,} bytes JPEG (ISO/IEC 19794-5 token)")
     return 0
+
+
+def cmd_finger_capture(args: argparse.Namespace) -> int:
+    import sys
+
+    from firmware import capture
+    from firmware.biometrics.fingerprint.errors import FingerprintError
+    from hal.errors import HalError
+
+    cfg = config_mod.load(args.config)
+
+    def progress(done: int, total: int) -> None:
+        if not args.json and (done == total or done % 16 == 0):
+            print(f"\r  receiving rows {done:>4}/{total}", end="", flush=True)
+
+    if not args.json:
+        print("Place the finger on the sensor.", flush=True)
+    try:
+        with Devices(cfg) as devices:
+            result = capture.capture_finger(devices.fingerprint, args.timeout, progress)
+    except (FingerprintError, HalError) as exc:
+        print(f"\nhotspot finger capture: {exc}", file=sys.stderr)
+        return 1
+    record = result.result.record(args.position).encode()
+    if args.template:
+        args.template.write_bytes(record)
+    if args.json:
+        print(json.dumps(result.summary()))
+        return 0 if result.result.quality.acceptable else 1
+    quality = result.result.quality
+    print()
+    print(
+        f"Fingerprint: {result.image.width}x{result.image.height} at {result.image.ppi} ppi, "
+        f"received in {result.seconds_transfer:.1f} s, "
+        f"analysed {1000 * result.seconds_after_last_row:.0f} ms after the last row"
+    )
+    print(f"  quality      {quality.score}/100")
+    if quality.guidance:
+        for line in quality.guidance:
+            print(f"  guidance     {line}")
+    else:
+        print("  guidance     none: the print is good")
+    print(f"  minutiae     {len(result.result.minutiae)} (LEADER, {result.result.model} model)")
+    print(
+        f"  template     {len(record)} bytes, ISO/IEC 19794-2:2005, finger position {args.position}"
+    )
+    if args.template:
+        print(f"  written to   {args.template}")
+    return 0 if quality.acceptable else 1
 
 
 def cmd_device_run(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ def run(
         checks[f"hal.{device.name}"] = check
     checks["broker"] = _broker(devices, broker)
     checks["models.face"] = _face_models()
+    checks["models.fingerprint"] = _fingerprint_models()
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
 
 
@@ -40,6 +41,27 @@ def _face_models() -> dict[str, Any]:
         return reference.check()
     except Exception as exc:  # any failure to load or run is the verdict, not a crash
         return {"ok": False, "error": f"face models unusable: {type(exc).__name__}: {exc}"}
+
+
+def _fingerprint_models() -> dict[str, Any]:
+    """Every LEADER file matches its digest, and the sensor-size model finds the minutiae of a
+    synthetic impression (a model that loads but computes garbage finds none or hundreds)."""
+    try:
+        from firmware.biometrics.fingerprint import leader
+        from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
+        from hal.phantoms import fingerprint as phantom
+        from models import model_path
+
+        for name, _, _ in leader.SIZES:
+            for precision in leader.PRECISIONS:
+                model_path(f"fingerprint/leader_{name}_{precision}.tflite")
+        image = phantom.impression(phantom.identity(3), 0, (288, 256), 0.2)
+        found = len(FingerprintAnalyzer().analyse(image).minutiae)
+        if not 15 <= found <= 80:
+            return {"ok": False, "error": f"LEADER found {found} minutiae on the reference print"}
+        return {"ok": True, "minutiae": found}
+    except Exception as exc:  # any failure to load or run is the verdict, not a crash
+        return {"ok": False, "error": f"fingerprint models unusable: {type(exc).__name__}: {exc}"}
 
 
 def _broker(devices: Devices, broker: tuple[str, int] | None) -> dict[str, Any]:

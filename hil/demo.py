@@ -22,7 +22,7 @@ from typing import TextIO
 from central.watchlist import WatchlistEntry
 from firmware import capture, selftest
 from firmware import config as config_mod
-from firmware.biometrics.minutiae import extract
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from firmware.link import LinkSupervisor
 from firmware.outbox import OutboxFull
 from firmware.wiring import Devices
@@ -73,7 +73,7 @@ def run(out: TextIO, realtime: bool = True) -> int:
                 "per-device ACL); gateway connected",
             )
             wanted = fp.impression(_finger(WANTED), 0, difficulty=0.1)
-            template = extract(wanted).record(RIGHT_INDEX, 80).encode()
+            template = FingerprintAnalyzer().analyse(wanted).record(RIGHT_INDEX).encode()
             system.watchlist.add(
                 WatchlistEntry(WANTED_REF, "red-notice", ((RIGHT_INDEX, template),))
             )
@@ -193,7 +193,7 @@ def _check(
     )
     say("officer", f"check {number}: person {person}, right index finger on the sensor")
     result = capture.capture_finger(devices.fingerprint, 10.0, _progress(out))
-    fingers = app.templates([(RIGHT_INDEX, result.image)])
+    fingers = app.templates([(RIGHT_INDEX, result.result)])
     face = None
     if number == 1:  # the face chain once: detect, quality, embedding, from the camera
         say("officer", f"check {number}: and the face, camera on the person")

@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     sensor.open()
     done = 0
     while args.checks == 0 or done < args.checks:
-        image = capture.capture_finger(sensor, 5.0).image
-        record_id = app.check(app.templates([(2, image)]))
+        result = capture.capture_finger(sensor, 5.0).result
+        record_id = app.check(app.templates([(2, result)]))
         print(f"Q {record_id.hex()}", flush=True)
         done += 1
     app.stop()

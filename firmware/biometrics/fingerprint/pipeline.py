@@ -1,0 +1,148 @@
+"""The fingerprint chain: streamed rows -> blocks -> 500 ppi -> LEADER -> quality -> template.
+
+``FingerprintAnalyzer.stream`` returns a :class:`FingerStream` that takes the
+sensor's rows as they arrive (block measures are done band by band), and
+``finish`` runs what needs the whole image: the foreground mask, resampling
+to 500 ppi, the network, the quality score and the ISO/IEC 19794-2 record.
+``analyse`` does the same for an image already in memory.
+
+Templates are capped at :data:`MAX_MINUTIAE` (the most reliable kept), which
+bounds a ten-finger record at 24 + 10 x (6 + 6 x 48) = 2,964 bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from firmware.biometrics.fingerprint.blocks import BandAccumulator, Blocks, Mask
+from firmware.biometrics.fingerprint.errors import FingerprintError
+from firmware.biometrics.fingerprint.leader import MinutiaeNetwork, RawMinutia
+from firmware.biometrics.fingerprint.quality import FingerQuality, assess
+from wire.iso19794_2 import BIFURCATION, RIDGE_ENDING, FingerView, Minutia, MinutiaeRecord
+
+MAX_MINUTIAE = 48
+PPI = 500
+VERSION = "leader-pyfing-0.7.3/tflite/1"
+
+
+@dataclass(frozen=True)
+class FingerResult:
+    minutiae: tuple[Minutia, ...]
+    """At 500 ppi, in the coordinates of the resampled image."""
+    quality: FingerQuality
+    width: int
+    height: int
+    """Size of the resampled (500 ppi) image the minutiae refer to."""
+    model: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def view(self, position: int, impression: int = 0) -> FingerView:
+        return FingerView(position, self.minutiae, self.quality.score, impression)
+
+    def record(self, position: int, impression: int = 0) -> MinutiaeRecord:
+        """The ISO/IEC 19794-2:2005 record of this finger (``encode()`` for its bytes)."""
+        return MinutiaeRecord(self.width, self.height, (self.view(position, impression),))
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "quality": self.quality.score,
+            "guidance": list(self.quality.guidance),
+            "failing": list(self.quality.failing),
+            "minutiae": len(self.minutiae),
+            "template_bytes": len(self.record(0).encode()),
+            "image_500ppi": f"{self.width}x{self.height}",
+            "model": self.model,
+            "measures": self.quality.measures,
+        }
+
+
+def resample(pixels: npt.NDArray[np.uint8], ppi: int) -> npt.NDArray[np.uint8]:
+    """The image at 500 ppi (bicubic), unchanged when it already is."""
+    if ppi == PPI:
+        return pixels
+    h, w = pixels.shape
+    size = (round(w * PPI / ppi), round(h * PPI / ppi))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+
+
+def pixel_mask(blocks: Blocks, finger: Mask, shape: tuple[int, int], ppi: int) -> Mask:
+    """The block mask spread over a 500 ppi pixel grid of ``shape``."""
+    scale = ppi / PPI / blocks.size
+    rows = np.minimum((np.arange(shape[0]) * scale).astype(int), finger.shape[0] - 1)
+    cols = np.minimum((np.arange(shape[1]) * scale).astype(int), finger.shape[1] - 1)
+    return np.asarray(finger[rows[:, None], cols[None, :]])
+
+
+class FingerStream:
+    """One capture in progress; feed rows in order, then :meth:`finish`."""
+
+    def __init__(self, network: MinutiaeNetwork, width: int, height: int, ppi: int) -> None:
+        self._network = network
+        self._bands = BandAccumulator(width, height, ppi)
+        self.ppi = ppi
+
+    @property
+    def pixels(self) -> npt.NDArray[np.uint8]:
+        """The image as received so far (the whole image after the last row)."""
+        return self._bands.pixels
+
+    def feed(self, index: int, row: npt.NDArray[np.uint8]) -> None:
+        self._bands.feed(index, row)
+
+    def finish(self) -> FingerResult:
+        started = time.perf_counter()
+        pixels, blocks = self._bands.finish()
+        finger = blocks.foreground()
+        image = resample(pixels, self.ppi)
+        mask = pixel_mask(blocks, finger, image.shape, self.ppi)
+        prepared = time.perf_counter()
+        raw = self._network.detect(image, mask)
+        detected = time.perf_counter()
+        raw.sort(key=lambda m: m.reliability, reverse=True)
+        raw = raw[:MAX_MINUTIAE]
+        scale = self.ppi / PPI / blocks.size
+        cells = [
+            (min(int(m.y * scale), finger.shape[0] - 1), min(int(m.x * scale), finger.shape[1] - 1))
+            for m in raw
+        ]
+        quality = assess(blocks, finger, [m.reliability for m in raw], cells, self.ppi)
+        minutiae = tuple(_minutia(m) for m in raw)
+        done = time.perf_counter()
+        timings = {
+            "prepare": 1000 * (prepared - started),
+            "network": 1000 * (detected - prepared),
+            "quality": 1000 * (done - detected),
+        }
+        height, width = image.shape
+        return FingerResult(minutiae, quality, width, height, self._network.last_model, timings)
+
+
+def _minutia(m: RawMinutia) -> Minutia:
+    kind = RIDGE_ENDING if m.ending else BIFURCATION
+    return Minutia(m.x, m.y, m.angle, kind, max(1, min(100, round(100 * m.reliability))))
+
+
+class FingerprintAnalyzer:
+    """The whole chain; the models load on first use and are shared per process."""
+
+    def __init__(self, precision: str = "dr8") -> None:
+        self.network = MinutiaeNetwork(precision)
+
+    def stream(self, width: int, height: int, ppi: int) -> FingerStream:
+        return FingerStream(self.network, width, height, ppi)
+
+    def analyse(self, pixels: npt.NDArray[np.uint8], ppi: int = PPI) -> FingerResult:
+        if pixels.ndim != 2 or pixels.dtype != np.uint8:
+            raise FingerprintError(
+                f"a fingerprint image must be 8-bit grey (2-D uint8), not {pixels.dtype} "
+                f"{pixels.shape}: convert it first"
+            )
+        stream = self.stream(pixels.shape[1], pixels.shape[0], ppi)
+        for index, row in enumerate(pixels):
+            stream.feed(index, row)
+        return stream.finish()

@@ -1,0 +1,172 @@
+"""Build the LEADER minutiae models in ``models/fingerprint/`` from pyfing's published weights.
+
+Run it in the build environment (TensorFlow and Keras are build tools, never
+device dependencies)::
+
+    python3.11 -m venv .venv-models
+    .venv-models/bin/pip install -r models/build/requirements.txt
+    .venv-models/bin/python models/build/fingerprint.py      # about 3 minutes on 2 cores
+
+Steps, each checked:
+
+1. Download ``pyfing`` 0.7.3 (MIT, R. Cappelli) from PyPI and check the
+   wheel's and ``LEADER.weights.h5``'s SHA-256 against the digests pinned
+   below. pyfing declares no dependencies and is never installed: its package
+   folder is put on ``sys.path`` only to build the network.
+2. Build LEADER (948,114 parameters) with pyfing's own architecture code and
+   load the weights.
+3. Convert it at one fixed input size per sensor family (TFLite cannot convert
+   LEADER with a dynamic height and width): 256x288 (UART modules, R30x),
+   320x416 (FAP 20, 300x400 padded to a multiple of 32) and 416x512 (FAP 30,
+   400x500). Each size as float16 weights and as dynamic-range int8.
+4. Check every converted model against Keras on a synthetic impression from
+   ``hal.phantoms``: the same minutiae (float16: every one within 1 px;
+   int8: at least 85 % within 2 px) and write ``SHA256SUMS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+WHEEL = (
+    "pyfing-0.7.3-py2.py3-none-any.whl",
+    "4e11f7abd61d0782746161892862e554d845d73725e2a9822c13adf9231fd138",
+)
+WEIGHTS_SHA256 = "0cbf12af936482d10ba54b23f40a9b192ab767df2f81bc96c5954585735fefe6"
+SIZES = {"256x288": (288, 256), "320x416": (416, 320), "416x512": (512, 416)}
+"""Model name -> (height, width) of its fixed input."""
+THRESHOLD = 0.6
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def fetch(work: Path) -> Path:
+    """The verified pyfing package folder."""
+    step("downloading pyfing 0.7.3 (PyPI)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            str(work),
+            "pyfing==0.7.3",
+        ],
+        check=True,
+    )
+    name, digest = WHEEL
+    if sha256(work / name) != digest:
+        raise SystemExit(f"{name}: digest differs from the pinned one; stop and investigate")
+    with zipfile.ZipFile(work / name) as archive:
+        archive.extractall(work / "src")
+    weights = work / "src" / "pyfing" / "models" / "LEADER.weights.h5"
+    if sha256(weights) != WEIGHTS_SHA256:
+        raise SystemExit(f"{weights.name}: digest {sha256(weights)} differs from the pinned one")
+    return work / "src"
+
+
+def phantom(height: int, width: int) -> np.ndarray:
+    """A synthetic impression, centred on a background-grey canvas of the model's size."""
+    sys.path.insert(0, str(REPO))
+    from hal.phantoms import fingerprint as ph
+
+    image = ph.impression(ph.identity(3), 0, (min(height, 288), min(width, 256)), 0.2)
+    canvas = np.full((height, width), int(image[0, 0]), np.uint8)
+    top, left = (height - image.shape[0]) // 2, (width - image.shape[1]) // 2
+    canvas[top : top + image.shape[0], left : left + image.shape[1]] = image
+    return canvas
+
+
+def minutiae(out: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(out[..., 3] >= THRESHOLD)
+    return np.stack([xs, ys], axis=1).astype(float)
+
+
+def agreement(reference: np.ndarray, got: np.ndarray, tolerance: float) -> float:
+    """Fraction of the reference minutiae with a converted one within ``tolerance`` px."""
+    if len(reference) == 0:
+        return 1.0 if len(got) == 0 else 0.0
+    if len(got) == 0:
+        return 0.0
+    d = np.hypot(*(reference[:, None, :] - got[None, :, :]).transpose(2, 0, 1))
+    return float((d.min(axis=1) <= tolerance).mean())
+
+
+def convert(src: Path, out: Path) -> list[str]:
+    sys.path.insert(0, str(src))
+    import keras
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+    from pyfing import Leader
+
+    network = Leader().model
+    written = []
+    for name, (height, width) in SIZES.items():
+        image = keras.Input((height, width, 1), batch_size=1, name="image")
+        fixed = keras.Model(image, network(image))
+        sample = phantom(height, width)[None, :, :, None].astype(np.float32)
+        reference = minutiae(np.asarray(fixed(sample, training=False))[0])
+        for precision in ("f16", "dr8"):
+            step(f"LEADER {name} {precision}")
+            converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if precision == "f16":
+                converter.target_spec.supported_types = [tf.float16]
+            path = out / f"leader_{name}_{precision}.tflite"
+            path.write_bytes(converter.convert())
+            lite = Interpreter(model_path=str(path), num_threads=1)
+            lite.allocate_tensors()
+            lite.set_tensor(lite.get_input_details()[0]["index"], sample)
+            lite.invoke()
+            got = minutiae(lite.get_tensor(lite.get_output_details()[0]["index"])[0])
+            tolerance, needed = (1.0, 1.0) if precision == "f16" else (2.0, 0.85)
+            share = min(agreement(reference, got, tolerance), agreement(got, reference, tolerance))
+            print(f"    {len(reference)} minutiae in Keras, {len(got)} here, {share:.0%} agree")
+            if share < needed:
+                raise SystemExit(f"{path.name}: only {share:.0%} of the minutiae agree with Keras")
+            written.append(path.name)
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=HERE.parent / "fingerprint")
+    parser.add_argument("--work", type=Path, default=Path("build/models-fingerprint"))
+    args = parser.parse_args()
+    work = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    src = fetch(work)
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = sorted(convert(src, args.out))
+    sums = "".join(f"{sha256(args.out / n)}  {n}\n" for n in names)
+    (args.out / "SHA256SUMS").write_text(sums)
+    step(f"wrote {args.out}/SHA256SUMS")
+    print(sums, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""``hotspot bench fingerprint`` on a small FVC-style folder of synthetic impressions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from finger_fixtures import impression
+from PIL import Image
+
+from bench import fingerprint
+
+FVC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fvc"
+
+
+def _fvc_folder(root: Path) -> Path:
+    folder = root / "2002" / "DB9_B"
+    folder.mkdir(parents=True)
+    for finger in range(3):
+        for index in range(3):
+            path = folder / f"{101 + finger}_{index + 1}.tif"
+            Image.fromarray(impression(10 + finger, index)).save(path)
+    (folder / "notes.txt").write_text("not an image")
+    return root
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotspot", "bench", "fingerprint", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+
+
+def test_bench_prints_every_figure_per_set_and_overall(tmp_path: Path) -> None:
+    done = _bench("--data", str(_fvc_folder(tmp_path)), "--no-peers", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    ours = result["sets"]["2002/DB9_B"]["hotspot"]
+    assert ours["images"] == 9 and ours["genuine_pairs"] == 9 and ours["impostor_pairs"] == 27
+    for key in ("eer", "fnmr_at_fmr_1pct", "fnmr_at_fmr_01pct", "eer_fvc"):
+        assert 0.0 <= ours[key] <= 0.25, key  # synthetic mates are easy
+    assert ours["extract_ms"] > 0 and ours["match_us"] > 0 and ours["comparisons_per_s"] > 0
+    assert 30 < ours["template_bytes"] <= 30 + 6 * 48
+    assert set(ours["edc"]) == {"0.00", "0.05", "0.10", "0.20", "0.30"}
+    assert result["overall"]["hotspot"]["eer"] == ours["eer"]
+
+
+def test_bench_explains_a_folder_without_fvc_images(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    done = _bench("--data", str(tmp_path / "empty"), "--no-peers")
+    assert done.returncode == 1
+    assert "no FFF_I.tif images" in done.stderr
+
+
+def test_resolution_comes_from_the_fvc_table_unless_given() -> None:
+    assert fingerprint.ppi_of("2002/DB2_B", None) == 569
+    assert fingerprint.ppi_of("2004/DB3_B", None) == 512
+    assert fingerprint.ppi_of("2000/DB1_B", None) == 500
+    assert fingerprint.ppi_of("2002/DB2_B", 500) == 500
+
+
+@pytest.mark.skipif(not (FVC / "2002" / "DB1_B").is_dir(), reason="FVC data not present")
+def test_the_fvc_layout_is_discovered() -> None:
+    labels = [label for label, _ in fingerprint.discover(FVC)]
+    assert "2002/DB1_B" in labels
+    samples = fingerprint.load(FVC / "2002" / "DB1_B")
+    assert len(samples) == 80 and {s.impression for s in samples} == set(range(1, 9))

@@ -1,0 +1,134 @@
+"""The on-device fingerprint chain on synthetic impressions: templates, quality, streaming."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from finger_fixtures import analyzer, impression
+from PIL import Image
+from scipy import ndimage
+
+from central import fingerprint_matcher as fpm
+from firmware.biometrics.fingerprint import leader
+from firmware.biometrics.fingerprint.errors import FingerprintError
+from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE
+from wire.iso19794_2 import MinutiaeRecord
+
+
+def test_the_template_is_a_valid_iso_record_that_decodes_bit_exact() -> None:
+    result = analyzer().analyse(impression(0, 0))
+    assert 12 <= len(result.minutiae) <= MAX_MINUTIAE
+    data = result.record(position=2).encode()
+    assert len(data) == 30 + 6 * len(result.minutiae)
+    decoded = MinutiaeRecord.decode(data)
+    assert decoded.encode() == data
+    view = decoded.views[0]
+    assert view.position == 2 and view.quality == result.quality.score
+    for m, original in zip(view.minutiae, result.minutiae, strict=True):
+        assert (m.x, m.y, m.kind) == (original.x, original.y, original.kind)
+        assert 0 <= m.x < result.width and 0 <= m.y < result.height
+        assert 35 <= m.quality <= 100  # LEADER's reliability above its 0.35 threshold
+        assert abs(fpm.wrap(np.array(m.angle - original.angle))) <= np.pi / 256 + 1e-9
+
+
+def test_genuine_pairs_score_above_impostor_pairs() -> None:
+    prepared = {
+        (f, i): fpm.prepare(analyzer().analyse(impression(f, i)).minutiae)
+        for f in range(4)
+        for i in range(2)
+    }
+    genuine, impostor = [], []
+    for (ka, a), (kb, b) in itertools.combinations(prepared.items(), 2):
+        (genuine if ka[0] == kb[0] else impostor).append(fpm.match(a, b)[0])
+    assert min(genuine) > 3 * max(impostor)
+
+
+def test_the_minutiae_follow_the_finger_when_it_moves() -> None:
+    image = impression(1, 0)
+    shifted = np.roll(image, (12, -9), axis=(0, 1))
+    shifted[:12, :] = shifted[-1, -1]
+    shifted[:, -9:] = shifted[-1, -1]
+    a = analyzer().analyse(image)
+    b = analyzer().analyse(shifted)
+    moved = {(m.x - 9, m.y + 12) for m in a.minutiae}
+    found = sum(any(abs(m.x - x) <= 2 and abs(m.y - y) <= 2 for x, y in moved) for m in b.minutiae)
+    assert found >= 0.8 * len(b.minutiae)
+
+
+def test_quality_falls_and_says_why_for_degraded_captures() -> None:
+    clean = analyzer().analyse(impression(2, 0, difficulty=0.0)).quality
+    assert clean.score >= 50 and clean.acceptable
+    image = impression(2, 0, difficulty=0.0).astype(np.float64)
+    blurred = np.clip(ndimage.gaussian_filter(image, 3.0), 0, 255).astype(np.uint8)
+    faint = np.clip(200 + (image - 200) * 0.12, 0, 255).astype(np.uint8)
+    partial = impression(2, 0, difficulty=0.0).copy()
+    partial[:, 90:] = 235
+    for degraded, reason in ((blurred, None), (faint, "too_light"), (partial, "too_small")):
+        quality = analyzer().analyse(degraded).quality
+        assert quality.score < clean.score - 15, reason
+        assert not quality.acceptable and quality.guidance
+        if reason:
+            assert reason in quality.failing
+    assert (analyzer().analyse(partial).quality.blocks[:, 8:] == 0).all()
+
+
+def test_an_empty_sensor_gives_no_minutiae_and_says_so() -> None:
+    result = analyzer().analyse(np.full((288, 256), 235, np.uint8))
+    assert result.minutiae == () and result.quality.score == 0
+    assert result.quality.failing == ("too_small",)
+    assert "finger" in result.quality.guidance[0]
+
+
+def test_other_resolutions_are_resampled_to_500_ppi() -> None:
+    image = impression(3, 0)
+    h, w = image.shape
+    big = np.asarray(Image.fromarray(image).resize((round(w * 569 / 500), round(h * 569 / 500))))
+    result = analyzer().analyse(big, ppi=569)
+    assert (result.width, result.height) == (w, h)
+    native = analyzer().analyse(image)
+    matched = fpm.match(fpm.prepare(result.minutiae), fpm.prepare(native.minutiae))[0]
+    assert matched > 0.3
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "model"),
+    [(288, 256, "256x288"), (300, 300, "320x416"), (400, 300, "320x416"), (560, 296, "416x512")],
+)
+def test_the_smallest_model_that_holds_the_finger_is_chosen(
+    height: int, width: int, model: str
+) -> None:
+    assert leader.choose(height, width)[0] == model
+
+
+def test_a_finger_larger_than_every_model_is_cropped_around_it() -> None:
+    image = np.full((700, 600), 235, np.uint8)
+    image[100:600, 80:540] = np.tile(impression(0, 1), (2, 2))[:500, :460]
+    result = analyzer().analyse(image)
+    assert result.model == "416x512" and len(result.minutiae) > 12
+
+
+def test_rows_must_arrive_in_order_and_complete() -> None:
+    stream = analyzer().stream(256, 288, 500)
+    stream.feed(0, np.zeros(256, np.uint8))
+    with pytest.raises(FingerprintError, match="row 2 arrived when row 1 was expected"):
+        stream.feed(2, np.zeros(256, np.uint8))
+    with pytest.raises(FingerprintError, match=r"has .* pixels, not 256"):
+        stream.feed(1, np.zeros(200, np.uint8))
+    with pytest.raises(FingerprintError, match="stopped at row 1 of 288"):
+        stream.finish()
+
+
+@pytest.mark.parametrize(
+    ("pixels", "ppi", "message"),
+    [
+        (np.zeros((288, 256, 3), np.uint8), 500, "8-bit grey"),
+        (np.zeros((288, 256), np.float32), 500, "8-bit grey"),
+        (np.zeros((40, 256), np.uint8), 500, "too small"),
+        (np.zeros((288, 256), np.uint8), 100, "outside 250-1200"),
+    ],
+)
+def test_unusable_images_get_a_clear_error(pixels: np.ndarray, ppi: int, message: str) -> None:
+    with pytest.raises(FingerprintError, match=message):
+        analyzer().analyse(pixels, ppi)

@@ -1,0 +1,68 @@
+"""The LEADER models: digests, cards, and a health check that notices altered weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from firmware.biometrics.fingerprint import leader
+from models import model_path
+from models.runtime import ROOT
+
+
+def test_every_size_and_precision_is_shipped_with_its_digest() -> None:
+    for name, height, width in leader.SIZES:
+        for precision in leader.PRECISIONS:
+            path = model_path(f"fingerprint/leader_{name}_{precision}.tflite")
+            assert 1_000_000 < path.stat().st_size < 2_500_000
+            model = leader.MinutiaeNetwork(precision).model(name)
+            assert model.input_shape() == (1, height, width, 1)
+
+
+def test_the_model_card_carries_the_required_sections() -> None:
+    text = (ROOT / "fingerprint" / "leader.md").read_text()
+    for heading in ("Source", "Licence", "Input", "Output", "Accuracy", "Latency", "SHA-256"):
+        assert heading in text, heading
+    for line in (ROOT / "fingerprint" / "SHA256SUMS").read_text().splitlines():
+        assert line.split()[0] in text  # every digest is in the card
+
+
+def _health(models: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "hotspot", "hal", "health", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOTSPOT_MODELS": str(models)},
+        timeout=120,
+        check=False,
+    )
+    verdict: dict[str, object] = json.loads(done.stdout)["checks"]["models.fingerprint"]
+    return verdict
+
+
+def test_health_check_fails_on_altered_weights_even_with_a_fixed_up_digest(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(ROOT / "face", tmp_path / "face")
+    shutil.copytree(ROOT / "fingerprint", tmp_path / "fingerprint")
+    assert _health(tmp_path)["ok"]
+    model = tmp_path / "fingerprint" / "leader_256x288_dr8.tflite"
+    data = bytearray(model.read_bytes())
+    data[200_000:900_000] = bytes(700_000)  # weight buffers, not the flatbuffer tables
+    model.write_bytes(bytes(data))
+    sums = tmp_path / "fingerprint" / "SHA256SUMS"
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    sums.write_text(
+        "".join(
+            f"{digest}  {model.name}\n" if line.endswith(model.name) else line + "\n"
+            for line in sums.read_text().splitlines()
+        )
+    )
+    verdict = _health(tmp_path)
+    assert not verdict["ok"]
+    assert "minutiae" in str(verdict["error"]) or "unusable" in str(verdict["error"])

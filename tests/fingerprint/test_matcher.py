@@ -1,0 +1,62 @@
+"""The MCC matcher: 1:1 and 1:N agree, tiny templates score zero, calibration is monotonic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from finger_fixtures import analyzer, impression
+
+from central import fingerprint_matcher as fpm
+from wire.iso19794_2 import Minutia
+
+
+def _prepared(finger: int, index: int) -> fpm.Prepared:
+    return fpm.prepare(analyzer().analyse(impression(finger, index)).minutiae)
+
+
+def test_a_gallery_search_gives_the_one_to_one_scores() -> None:
+    gallery = [_prepared(f, 1) for f in range(3)]
+    probe = _prepared(1, 0)
+    batch = fpm.Gallery(gallery).scores(probe)
+    single = [fpm.match(probe, g)[0] for g in gallery]
+    assert batch == pytest.approx(single, abs=1e-9)
+    assert int(np.argmax(batch)) == 1
+
+
+def test_matching_is_symmetric_enough_and_self_scores_highest() -> None:
+    a, b = _prepared(0, 0), _prepared(0, 1)
+    assert fpm.match(a, a)[0] > fpm.match(a, b)[0] > 0.1
+    assert fpm.match(a, b)[0] == pytest.approx(fpm.match(b, a)[0], abs=0.1)
+
+
+def test_rotation_and_translation_do_not_change_the_score() -> None:
+    minutiae = analyzer().analyse(impression(2, 0)).minutiae
+    turn = np.deg2rad(25)
+    c, s = np.cos(turn), np.sin(turn)
+    moved = [
+        Minutia(
+            round(c * m.x - s * m.y + 120),
+            round(s * m.x + c * m.y + 40),
+            float(np.mod(m.angle - turn, 2 * np.pi)),  # y points down: a turn counts back
+            m.kind,
+            m.quality,
+        )
+        for m in minutiae
+    ]
+    original = fpm.prepare(minutiae)
+    assert fpm.match(original, fpm.prepare(moved))[0] > 0.8 * fpm.match(original, original)[0]
+
+
+def test_tiny_and_empty_templates_score_zero() -> None:
+    empty = fpm.prepare([])
+    assert fpm.match(empty, empty) == (0.0, 0)
+    few = fpm.prepare([Minutia(10 * i, 10 * i, 0.1 * i) for i in range(4)])
+    assert fpm.match(few, _prepared(0, 0)) == (0.0, 0)
+    assert fpm.Gallery([few, empty]).scores(_prepared(0, 0)).tolist() == [0.0, 0.0]
+
+
+def test_calibration_maps_scores_to_rates() -> None:
+    cal = fpm.Calibration(np.linspace(0, 0.1, 1001))
+    assert cal.fmr(0.2) < 0.002
+    assert cal.fmr(0.05) == pytest.approx(0.5, abs=0.01)
+    assert cal.threshold(0.01) == pytest.approx(0.099, abs=0.002)
