@@ -206,8 +206,8 @@ def run(
 
 def _average(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
     overall: dict[str, Any] = {}
-    names = {name for per_set in sets.values() for name in per_set}
-    for name in sorted(names):
+    names = [name for per_set in sets.values() for name in per_set]
+    for name in dict.fromkeys(names):  # first-seen order: ours first, as run
         rows = [per_set[name] for per_set in sets.values() if name in per_set]
         merged: dict[str, Any] = {}
         for key, value in rows[0].items():
