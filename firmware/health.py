@@ -49,13 +49,13 @@ def _fingerprint_models() -> dict[str, Any]:
     try:
         from firmware.biometrics.fingerprint import leader
         from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
-        from hal.phantoms import fingerprint as phantom
+        from hal.phantoms.fingerprint import identity, impression
         from models import model_path
 
         for name, _, _ in leader.SIZES:
             for precision in leader.PRECISIONS:
                 model_path(f"fingerprint/leader_{name}_{precision}.tflite")
-        image = phantom.impression(phantom.identity(3), 0, (288, 256), 0.2)
+        image = impression(identity(3), 0, (288, 256), 0.2)
         found = len(FingerprintAnalyzer().analyse(image).minutiae)
         if not 15 <= found <= 80:
             return {"ok": False, "error": f"LEADER found {found} minutiae on the reference print"}
