@@ -188,11 +188,7 @@ def evaluate(
             stages.setdefault(stage, []).append(ms)
     figures: dict[str, Any] = {
         "images": len(samples),
-        "genuine_pairs": int(genuine.size),
-        "impostor_pairs": int(impostor.size),
-        "eer": metrics.eer(genuine, impostor),
-        "fnmr_at_fmr_1pct": metrics.fnmr_at_fmr(genuine, impostor, 0.01),
-        "fnmr_at_fmr_01pct": metrics.fnmr_at_fmr(genuine, impostor, 0.001),
+        **metrics.verification(genuine, impostor),
         "detect_fail_rate": float(np.mean(missing)),
         "ms_per_frame": float(np.median(stages["total"])),
         "ms_per_stage": {

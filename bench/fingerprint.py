@@ -124,11 +124,7 @@ def evaluate(
     fvc_impostor = scores[~same & firsts[i] & firsts[j]]
     figures: dict[str, Any] = {
         "images": len(samples),
-        "genuine_pairs": int(genuine.size),
-        "impostor_pairs": int(impostor.size),
-        "eer": metrics.eer(genuine, impostor),
-        "fnmr_at_fmr_1pct": metrics.fnmr_at_fmr(genuine, impostor, 0.01),
-        "fnmr_at_fmr_01pct": metrics.fnmr_at_fmr(genuine, impostor, 0.001),
+        **metrics.verification(genuine, impostor),
         "eer_fvc": metrics.eer(genuine, fvc_impostor),
         "extract_ms": float(np.median([t.ms for t in templates])),
         "match_us": match_us,

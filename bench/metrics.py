@@ -41,6 +41,17 @@ def eer(genuine: Scores, impostor: Scores) -> float:
     return float((fnmr[i] + fmr[i]) / 2)
 
 
+def verification(genuine: Scores, impostor: Scores) -> dict[str, float | int]:
+    """The figures every biometric benchmark reports for one set of comparisons."""
+    return {
+        "genuine_pairs": int(genuine.size),
+        "impostor_pairs": int(impostor.size),
+        "eer": eer(genuine, impostor),
+        "fnmr_at_fmr_1pct": fnmr_at_fmr(genuine, impostor, 0.01),
+        "fnmr_at_fmr_01pct": fnmr_at_fmr(genuine, impostor, 0.001),
+    }
+
+
 def edc(
     genuine: Scores,
     genuine_quality: Scores,
