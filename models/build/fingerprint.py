@@ -27,10 +27,6 @@ Steps, each checked:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -39,46 +35,24 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE))
 
-WHEEL = (
-    "pyfing-0.7.3-py2.py3-none-any.whl",
-    "4e11f7abd61d0782746161892862e554d845d73725e2a9822c13adf9231fd138",
-)
+from common import download, fresh_workdir, sha256, step, write_sums  # noqa: E402
+
+WHEEL = "pyfing-0.7.3-py2.py3-none-any.whl"
+WHEELS = {
+    WHEEL: ("pyfing==0.7.3", "4e11f7abd61d0782746161892862e554d845d73725e2a9822c13adf9231fd138"),
+}
 WEIGHTS_SHA256 = "0cbf12af936482d10ba54b23f40a9b192ab767df2f81bc96c5954585735fefe6"
 SIZES = {"256x288": (288, 256), "320x416": (416, 320), "416x512": (512, 416)}
 """Model name -> (height, width) of its fixed input."""
 THRESHOLD = 0.6
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def step(message: str) -> None:
-    print(f"==> {message}", flush=True)
-
-
 def fetch(work: Path) -> Path:
     """The verified pyfing package folder."""
-    step("downloading pyfing 0.7.3 (PyPI)")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "-q",
-            "-d",
-            str(work),
-            "pyfing==0.7.3",
-        ],
-        check=True,
-    )
-    name, digest = WHEEL
-    if sha256(work / name) != digest:
-        raise SystemExit(f"{name}: digest differs from the pinned one; stop and investigate")
-    with zipfile.ZipFile(work / name) as archive:
+    download(work, WHEELS)
+    with zipfile.ZipFile(work / WHEEL) as archive:
         archive.extractall(work / "src")
     weights = work / "src" / "pyfing" / "models" / "LEADER.weights.h5"
     if sha256(weights) != WEIGHTS_SHA256:
@@ -154,17 +128,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE.parent / "fingerprint")
     parser.add_argument("--work", type=Path, default=Path("build/models-fingerprint"))
     args = parser.parse_args()
-    work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    work = fresh_workdir(args.work)
     src = fetch(work)
     args.out.mkdir(parents=True, exist_ok=True)
-    names = sorted(convert(src, args.out))
-    sums = "".join(f"{sha256(args.out / n)}  {n}\n" for n in names)
-    (args.out / "SHA256SUMS").write_text(sums)
-    step(f"wrote {args.out}/SHA256SUMS")
-    print(sums, end="")
+    write_sums(args.out, convert(src, args.out))
     return 0
 
 
