@@ -78,18 +78,27 @@ class Hotspot:
     def compare(self, a: Any, b: Any) -> float:
         return float(self.fpm.match(a, b)[0])
 
-    def gallery(self, templates: list[Any]) -> Any:
+    def gallery(self, templates: list[Any]) -> IndexedGallery:
         """The 1:N path central runs: the triplet pre-selection index over every template."""
         from central.fingerprint_index import FingerprintIndex
 
-        index = FingerprintIndex(templates, [0] * len(templates))
-        index.templates = templates  # type: ignore[attr-defined]
-        return index
+        return IndexedGallery(FingerprintIndex(templates, [0] * len(templates)), templates)
 
-    def search(self, probe: Any, gallery: Any) -> list[float]:
+    def search(self, probe: Any, gallery: IndexedGallery) -> list[float]:
         """Pre-select over the whole gallery, then the full matcher on the shortlist."""
-        shortlist = gallery.search(probe, 0, limit=3)
+        shortlist = gallery.index.search(probe, 0, limit=3)
         return [self.compare(probe, gallery.templates[c.finger]) for c in shortlist]
+
+
+@dataclass(frozen=True)
+class IndexedGallery:
+    index: Any
+    """A ``central.fingerprint_index.FingerprintIndex`` over ``templates``."""
+    templates: list[Any]
+
+    @property
+    def size(self) -> int:
+        return len(self.templates)
 
 
 class Nbis:
