@@ -153,6 +153,7 @@ class WatchlistMatcher:
         self._lock = threading.Lock()
         self._version = -1
         self._snap: _Snapshot | None = None
+        fpm.warm_up()
 
     def refresh(self) -> int:
         """Rebuild the index if the watchlist changed; the number of people indexed."""

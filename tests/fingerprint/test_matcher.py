@@ -60,3 +60,33 @@ def test_calibration_maps_scores_to_rates() -> None:
     assert cal.fmr(0.2) < 0.002
     assert cal.fmr(0.05) == pytest.approx(0.5, abs=0.01)
     assert cal.threshold(0.01) == pytest.approx(0.099, abs=0.002)
+
+
+def test_the_compiled_local_similarity_is_the_documented_formula() -> None:
+    """1 - sqrt(differing bits) / (sqrt(ones in a) + sqrt(ones in b)) over the cells valid
+    in both; 0 when the directions differ by more than 90 degrees or too few cells are
+    shared. Checked against numpy's own popcount on random cylinders."""
+    from central import fingerprint_kernel as kernel
+
+    rng = np.random.default_rng(7)
+    words = (5, 24)
+    a_bits, b_bits = (rng.integers(0, 2**63, size=words, dtype=np.uint64) for _ in range(2))
+    a_valid = rng.integers(0, 2**63, size=words, dtype=np.uint64) | np.uint64(0xFFFF_FFFF)
+    b_valid = rng.integers(0, 2**63, size=words, dtype=np.uint64) | np.uint64(0xFFFF_FFFF)
+    a_valid[4] = 0  # an invalid cylinder compares with nothing
+    a_angle = np.array([0.0, 0.5, 3.0, -3.0, 0.0])
+    b_angle = np.array([0.2, 2.5, -3.1, 1.0, 0.1])
+    min_common = 700
+    got = kernel.similarities(a_bits, a_valid, a_angle, b_bits, b_valid, b_angle, min_common)
+    count = np.bitwise_count
+    for i in range(5):
+        for j in range(5):
+            v = a_valid[i] & b_valid[j]
+            x, y = a_bits[i] & v, b_bits[j] & v
+            turn = abs((a_angle[i] - b_angle[j] + np.pi) % (2 * np.pi) - np.pi)
+            if turn > np.pi / 2 or count(v).sum() < min_common:
+                assert got[i, j] == 0.0
+                continue
+            norms = np.sqrt(count(x).sum()) + np.sqrt(count(y).sum())
+            assert got[i, j] == pytest.approx(1 - np.sqrt(count(x ^ y).sum()) / norms)
+    assert (got[4] == 0).all() and (got[:4] > 0).any()
