@@ -104,14 +104,34 @@ def similarities(
 
 @njit(cache=True)
 def _best(sim: Floats, k: int) -> Ints:
-    """Indices of the k largest similarities, best first, ties in index order; only the
-    comparable pairs (similarity above 0, usually a small share) are sorted."""
-    positive = np.flatnonzero(sim > 0.0)
-    order = positive[np.argsort(-sim[positive], kind="mergesort")]
-    if order.shape[0] >= k:
-        return order[:k]
-    rest = np.flatnonzero(sim <= 0.0)[: k - order.shape[0]]
-    return np.concatenate((order, rest))
+    """Indices of the k largest similarities, best first, ties in index order (what a
+    stable sort of everything would give), without sorting everything: a 256-bin
+    histogram of the positive values finds the bin the k-th falls in, and only the
+    values from that bin up (k and a few more) are sorted."""
+    bins = np.zeros(256, np.int64)
+    for value in sim:
+        if value > 0.0:
+            bins[min(int(value * 256.0), 255)] += 1
+    total = 0
+    lowest = 255
+    while lowest >= 0:
+        total += bins[lowest]
+        if total >= k:
+            break
+        lowest -= 1
+    if lowest < 0:  # fewer positives than k: all of them, then zero pairs in index order
+        positive = np.flatnonzero(sim > 0.0)
+        order = positive[np.argsort(-sim[positive], kind="mergesort")]
+        rest = np.flatnonzero(sim <= 0.0)[: k - order.shape[0]]
+        return np.concatenate((order, rest))
+    picked = np.empty(total, np.int64)
+    n = 0
+    for index in range(sim.shape[0]):
+        value = sim[index]
+        if value > 0.0 and min(int(value * 256.0), 255) >= lowest:
+            picked[n] = index
+            n += 1
+    return picked[np.argsort(-sim[picked], kind="mergesort")][:k]
 
 
 @njit(cache=True)

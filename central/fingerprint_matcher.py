@@ -23,7 +23,7 @@ bit-based variant, vectorised with numpy:
 Cylinders are built here with numpy (once per template); steps 2 and 3 run in
 :mod:`central.fingerprint_kernel`, compiled with numba, because as array
 operations a comparison was some 70 numpy calls and 250 µs, and compiled it is
-about 35 µs. The same kernel serves 1:1 and 1:N: :class:`Gallery` stores
+25-65 µs (templates of 20-40 minutiae). The same kernel serves 1:1 and 1:N: :class:`Gallery` stores
 templates end to end and compares a probe with all of them in one call.
 Scores (0..1) map to an estimated false-match rate through
 ``central.matching``'s calibration table, measured by ``hotspot bench fingerprint``.

@@ -69,7 +69,8 @@ FINGER_SHORTLIST = 3
 FACE_SHORTLIST = 3
 FACE_SUGGESTS = 0.75 * FACE_THRESHOLD
 """A face candidate's fingers are also fully matched only when its face is at least this
-close: strangers' best faces stay well below it, and each full match costs a millisecond."""
+close: strangers' best faces stay well below it, and each full match of a finger not seen
+before costs milliseconds (its cylinders are built on first use)."""
 
 
 @dataclass(frozen=True)

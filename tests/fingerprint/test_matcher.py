@@ -90,3 +90,16 @@ def test_the_compiled_local_similarity_is_the_documented_formula() -> None:
             norms = np.sqrt(count(x).sum()) + np.sqrt(count(y).sum())
             assert got[i, j] == pytest.approx(1 - np.sqrt(count(x ^ y).sum()) / norms)
     assert (got[4] == 0).all() and (got[:4] > 0).any()
+
+
+@pytest.mark.parametrize("k", [1, 7, 40, 200])
+def test_the_best_pairs_are_those_a_stable_sort_would_pick(k: int) -> None:
+    """The kernel picks the top similarities through a histogram; it must give exactly
+    what sorting everything would, ties (in index order) and zero pairs included."""
+    from central import fingerprint_kernel as kernel
+
+    rng = np.random.default_rng(k)
+    sim = np.round(rng.random(150), 2)  # many ties
+    sim[rng.random(150) < 0.4] = 0.0
+    expected = np.argsort(-sim, kind="stable")[:k]
+    assert kernel._best(sim, k).tolist() == expected.tolist()
