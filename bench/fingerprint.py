@@ -35,7 +35,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from bench import metrics
-from bench.fingerprint_systems import BenchError, Grey, System, Template
+from bench.fingerprint_systems import BenchError, Grey, OneToMany, System, Template
 
 FVC_PPI = {"2002/DB2_B": 569, "2004/DB3_B": 512}
 NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png|pgm)$", re.IGNORECASE)
@@ -166,7 +166,6 @@ def identification(
     Systems without a 1:N path get only ``comparisons_per_s`` (one full comparison after
     another, from ``match_us``).
     """
-    search = getattr(system, "search", None)
     first = min(s.impression for s in samples)
     enrolled = [
         (s.finger, t.data)
@@ -176,27 +175,25 @@ def identification(
     probes = [
         (s.finger, t.data) for s, t in zip(samples, templates, strict=True) if s.impression != first
     ]
-    if search is None or not enrolled or not probes:
+    if not isinstance(system, OneToMany) or not enrolled or not probes:
         return {}
     owners = [finger for finger, _ in enrolled]
-    fill = system.distractors(distractors)  # type: ignore[attr-defined]
-    big = system.gallery([t for _, t in enrolled] + fill)  # type: ignore[attr-defined]
+    fill = system.distractors(distractors)
+    big = system.gallery([t for _, t in enrolled] + fill)
     timed = [t for _, t in probes if t is not None][:20]
     started = time.perf_counter()
     for probe in timed:
-        search(probe, big)
+        system.search(probe, big)
     seconds = time.perf_counter() - started
     figures = {"comparisons_per_s": len(timed) * big.size / seconds if timed else 0.0}
-    small = system.gallery(  # type: ignore[attr-defined]
-        [t for _, t in enrolled] + fill[:EXHAUSTIVE_DISTRACTORS]
-    )
+    small = system.gallery([t for _, t in enrolled] + fill[:EXHAUSTIVE_DISTRACTORS])
     indexed = exhaustive = lost = 0
     for finger, probe in probes:
         if probe is None:
             continue
-        found = search(probe, small)
+        found = system.search(probe, small)
         by_index = bool(found) and found[0][0] < len(owners) and owners[found[0][0]] == finger
-        best = int(np.argmax(system.exhaustive(probe, small)))  # type: ignore[attr-defined]
+        best = int(np.argmax(system.exhaustive(probe, small)))
         by_all = best < len(owners) and owners[best] == finger
         indexed += by_index
         exhaustive += by_all

@@ -17,7 +17,7 @@ import io
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,20 @@ class System(Protocol):
     def extract(self, pixels: Grey, ppi: int) -> Template: ...
 
     def compare(self, a: Any, b: Any) -> float: ...
+
+
+@runtime_checkable
+class OneToMany(Protocol):
+    """A system with its own 1:N path (a gallery it can search), as ours has; peers
+    without one are measured only one comparison after another."""
+
+    def distractors(self, count: int) -> list[Any]: ...
+
+    def gallery(self, templates: list[Any]) -> Any: ...
+
+    def search(self, probe: Any, gallery: Any) -> list[tuple[int, float]]: ...
+
+    def exhaustive(self, probe: Any, gallery: Any) -> npt.NDArray[np.float64]: ...
 
 
 def iso_bytes(minutiae: int) -> int:
