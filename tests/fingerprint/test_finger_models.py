@@ -66,3 +66,36 @@ def test_health_check_fails_on_altered_weights_even_with_a_fixed_up_digest(
     verdict = _health(tmp_path)
     assert not verdict["ok"]
     assert "minutiae" in str(verdict["error"]) or "unusable" in str(verdict["error"])
+
+
+def _depthwise_kernels(path: Path) -> list[tuple[list[int], int]]:
+    """(shape, tensor type) of every depthwise convolution's kernel in a TFLite file."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    kernels = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == (
+            schema.BuiltinOperator.DEPTHWISE_CONV_2D
+        ):
+            tensor = graph.Tensors(op.Inputs(1))
+            kernels.append((list(tensor.ShapeAsNumpy()), tensor.Type()))
+    return kernels
+
+
+def test_the_shipped_networks_keep_to_what_xnnpack_runs_fast() -> None:
+    # models/build/leader_rewrite.py: depthwise kernels of at most 25 taps (a 7x7 one is
+    # 15x slower in XNNPACK) and, in the int8 files, float32 depthwise weights (int8 ones
+    # take the slow hybrid path). A rebuild that skipped the rewrite would fail here.
+    for name, _, _ in leader.SIZES:
+        for precision in leader.PRECISIONS:
+            path = model_path(f"fingerprint/leader_{name}_{precision}.tflite")
+            kernels = _depthwise_kernels(path)
+            assert len(kernels) > 11
+            for shape, kind in kernels:
+                assert shape[1] * shape[2] <= 25, (name, precision, shape)
+                if precision == "dr8":
+                    assert kind == 0, (name, shape)  # TensorType.FLOAT32

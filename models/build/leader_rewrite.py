@@ -1,0 +1,195 @@
+"""Exact rewrites of LEADER's layers into forms LiteRT's CPU path (XNNPACK) runs fast.
+
+Why: on one x86 core LEADER as pyfing builds it took about 225 ms for 320x416
+in LiteRT, against a 150 ms budget, and timing every operator alone (each cut
+into a one-operator model) showed where the time went, not where the
+multiply-adds are:
+
+* XNNPACK's depthwise convolution is fast up to 25 taps and falls off a cliff
+  above: 7x7 on 52 channels at 208x160 takes about 37 ms against 2.5 ms for
+  5x5 (TFLite's own kernel, without XNNPACK, takes 15 ms). LEADER has eleven
+  7x7 depthwise convolutions. A 7x7 kernel is split exactly into three
+  dilated kernels of at most 25 taps whose outputs add up to it.
+* Dynamic-range int8 weights make depthwise convolutions slower (5x5: 8 ms
+  against 2.5 ms), so their weights stay float32 (:func:`float_depthwise`);
+  they are a few kilobytes.
+* A dilated convolution written through TensorFlow's space-to-batch reaches
+  TFLite as SPACE_TO_BATCH / conv / BATCH_TO_SPACE whenever two such
+  convolutions read the same tensor (the converter merges the shared
+  space-to-batch and can then no longer fold it back); the raw ops carry
+  the dilation to TFLite directly.
+* Keras's layer normalisation scales and shifts per pixel and channel
+  (``x * inv + res`` with ``inv`` already multiplied by gamma), several full
+  passes over the tensor; normalising first and multiplying by gamma after
+  is one pass fewer, and where a 1x1 convolution follows (LEADER's inverted
+  bottlenecks and heads) gamma and beta fold into its weights and bias
+  (together about 8 ms).
+* The suppression's 7x7 max pool is separable: 5.3 ms on one channel at
+  416x320 against 1.3 ms as 7x1 then 1x7.
+
+Every rewrite is the same function as the layer it replaces, up to float
+rounding: ``fingerprint.py`` checks the converted models against the
+original Keras network, not against this one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ONE = [1, 1, 1, 1]
+
+
+def _layers() -> tuple[Any, Any]:
+    import keras
+    import tensorflow as tf
+
+    return keras, tf
+
+
+def rewrite(network: Any) -> Any:
+    """A copy of ``network`` (pyfing's LEADER) with every rewrite applied; weights are shared
+    or copied, never changed beyond the exact folds above."""
+    keras, tf = _layers()
+    names = {layer.name for layer in network.layers}
+    folds: dict[str, str] = {}
+    """Layer normalisation -> the 1x1 convolution right after it that absorbs gamma and beta."""
+    for name in names:
+        if name.endswith("_ln") and name.replace("_ln", "_conv_exp") in names:
+            folds[name] = name.replace("_ln", "_conv_exp")
+        elif name.startswith("head_") and name.endswith("_ln") and "_ibc" not in name:
+            folds[name] = name.replace("_ln", "_conv2")
+    absorbs = {conv: network.get_layer(ln) for ln, conv in folds.items()}
+
+    def depthwise(x: Any, kernel: np.ndarray, dilation: tuple[int, int]) -> Any:
+        return tf.raw_ops.DepthwiseConv2dNative(
+            input=x, filter=kernel, strides=ONE, padding="SAME", dilations=[1, *dilation, 1]
+        )
+
+    class Depthwise7(keras.layers.Layer):
+        """7x7 depthwise = rows {-2,0,2} x 7 columns + rows {-3,-1,1,3} x columns -2..2
+        + rows {-3,-1,1,3} x columns {-3,3}: 21, 20 and 8 taps, each under XNNPACK's 25."""
+
+        def __init__(self, layer: Any) -> None:
+            super().__init__(name=layer.name + "_x")
+            kernel = np.asarray(layer.get_weights()[0], np.float32)
+            even, odd = [1, 3, 5], [0, 2, 4, 6]
+            self.parts = (
+                (kernel[even], (2, 1)),
+                (kernel[odd][:, 1:6], (2, 1)),
+                (kernel[odd][:, [0, 6]], (2, 6)),
+            )
+            self.bias = np.asarray(layer.get_weights()[1]) if layer.use_bias else None
+
+        def call(self, x: Any) -> Any:
+            (a, da), (b, db), (c, dc) = self.parts
+            y = (depthwise(x, a, da) + depthwise(x, b, db)) + depthwise(x, c, dc)
+            return y if self.bias is None else y + self.bias
+
+    class DilatedConv(keras.layers.Layer):
+        def __init__(self, layer: Any) -> None:
+            super().__init__(name=layer.name + "_x")
+            weights = layer.get_weights()
+            self.kernel = np.asarray(weights[0], np.float32)
+            self.bias = np.asarray(weights[1], np.float32) if layer.use_bias else None
+            self.dilations = [1, *layer.dilation_rate, 1]
+            self.activation = keras.activations.get(layer.activation)
+
+        def call(self, x: Any) -> Any:
+            y = tf.raw_ops.Conv2D(
+                input=x, filter=self.kernel, strides=ONE, padding="SAME", dilations=self.dilations
+            )
+            if self.bias is not None:
+                y = tf.nn.bias_add(y, self.bias)
+            return self.activation(y)
+
+    class LayerNorm(keras.layers.Layer):
+        def __init__(self, layer: Any, folded: bool) -> None:
+            super().__init__(name=layer.name + "_x")
+            assert tuple(np.atleast_1d(layer.axis)) in ((-1,), (3,)) and not layer.rms_scaling
+            self.gamma, self.beta = (np.asarray(w, np.float32) for w in layer.get_weights())
+            self.epsilon = layer.epsilon
+            self.folded = folded
+
+        def call(self, x: Any) -> Any:
+            mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+            variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
+            y = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+            return y if self.folded else y * self.gamma + self.beta
+
+    class FoldedPointwise(keras.layers.Layer):
+        """W (g * y + b) + c = (W diag g) y + (W b + c), for the 1x1 convolution after a norm."""
+
+        def __init__(self, layer: Any, norm: Any) -> None:
+            super().__init__(name=layer.name + "_x")
+            kernel, bias = (np.asarray(w, np.float64) for w in layer.get_weights())
+            gamma, beta = (np.asarray(w, np.float64) for w in norm.get_weights())
+            assert kernel.shape[:2] == (1, 1) and tuple(layer.strides) == (1, 1)
+            self.kernel = (kernel * gamma[None, None, :, None]).astype(np.float32)
+            self.bias = (bias + kernel[0, 0].T @ beta).astype(np.float32)
+            self.activation = keras.activations.get(layer.activation)
+
+        def call(self, x: Any) -> Any:
+            y = tf.nn.conv2d(x, self.kernel, 1, "VALID")
+            return self.activation(tf.nn.bias_add(y, self.bias))
+
+    class SeparableMax(keras.layers.Layer):
+        def __init__(self, layer: Any) -> None:
+            super().__init__(name=layer.name + "_x")
+            self.size = layer.pool_size
+            assert tuple(layer.strides) == (1, 1) and layer.padding == "same"
+
+        def call(self, x: Any) -> Any:
+            x = tf.nn.max_pool2d(x, (self.size[0], 1), 1, "SAME")
+            return tf.nn.max_pool2d(x, (1, self.size[1]), 1, "SAME")
+
+    def swap(layer: Any) -> Any:
+        layers = keras.layers
+        if isinstance(layer, layers.DepthwiseConv2D) and tuple(layer.kernel_size) == (7, 7):
+            return Depthwise7(layer)
+        if type(layer) is layers.Conv2D and tuple(layer.dilation_rate) != (1, 1):
+            return DilatedConv(layer)
+        if isinstance(layer, layers.LayerNormalization):
+            return LayerNorm(layer, layer.name in folds)
+        if layer.name in absorbs:
+            return FoldedPointwise(layer, absorbs[layer.name])
+        if layer.name == "head_nms_mp":
+            return SeparableMax(layer)
+        return layer
+
+    return keras.models.clone_model(network, clone_function=swap)
+
+
+def float_depthwise(quantised: bytes, reference: bytes) -> bytes:
+    """``quantised`` (dynamic-range int8) with its depthwise kernels put back to float32,
+    taken from ``reference``, the same graph converted without quantisation."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    ops = schema.BuiltinOperator
+    models = [
+        schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(b, 0)) for b in (quantised, reference)
+    ]
+
+    def depthwise_kernels(model: Any) -> list[Any]:
+        graph = model.subgraphs[0]
+        found = []
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == ops.DEPTHWISE_CONV_2D:
+                found.append(graph.tensors[op.inputs[1]])
+        return found
+
+    target, source = models
+    pairs = list(zip(depthwise_kernels(target), depthwise_kernels(source), strict=True))
+    for mine, theirs in pairs:
+        if list(mine.shape) != list(theirs.shape):
+            raise ValueError("the quantised and float graphs differ; convert the same model twice")
+        if mine.type == schema.TensorType.INT8:
+            target.buffers[mine.buffer].data = models[1].buffers[theirs.buffer].data
+            mine.type = schema.TensorType.FLOAT32
+            mine.quantization = None
+    builder = flatbuffers.Builder(0)
+    builder.Finish(target.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
