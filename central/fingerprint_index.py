@@ -1,7 +1,7 @@
 """Pre-selection for 1:N fingerprint search: an inverted index of minutia triplets.
 
 Comparing a probe with every watchlist finger by the full matcher costs about
-40 µs a pair once the finger's cylinders exist (and 2-6 ms to build them), so
+40 µs a pair once the finger's cylinders exist (and 0.5-2.5 ms to build them), so
 100,000 people would take seconds, and minutes on a cold cache. The index looks at
 every finger of the watchlist, but cheaply, and hands the full matcher a short
 list (Germain et al.'s FLASH, Bhanu and Tan's triplet indexing, adapted):

@@ -1,4 +1,5 @@
-"""The compiled inner loop of the MCC matcher: local similarities and LSS-R, one pair at a time.
+"""The compiled inner loops of the MCC matcher: local similarities and LSS-R, one pair at a
+time, and the cylinders' cell values and hull test.
 
 Why compiled: a 1:1 comparison is about 1,600 cylinder pairs of 24 words and a
 40 x 40 relaxation. As numpy array operations that is some 70 calls and 250 µs,
@@ -227,4 +228,83 @@ def score_many(
         out[g] = score(
             a_xy, a_angle, a_bits, a_valid, xy[s:e], angle[s:e], bits[s:e], valid[s:e], min_common
         )
+    return out
+
+
+@njit(cache=True, inline="always")
+def _fold(a: float) -> float:
+    """Into [-pi, pi], written as ``fingerprint_matcher.wrap`` is, to the same bits."""
+    return a - TWO_PI * float(np.rint(a * (0.5 / math.pi)))
+
+
+@njit(cache=True)
+def cylinder_values(
+    xy: Floats,
+    angle: Floats,
+    cell_x: Floats,
+    cell_y: Floats,
+    sections: Floats,
+    sigma_s: float,
+    sigma_d: float,
+    mu_psi: float,
+) -> npt.NDArray[np.bool_]:
+    """(n, cells * sections) value bits of every minutia's cylinder, before packing.
+
+    ``cell_x``/``cell_y`` (n, cells) are the cell centres already turned to each
+    minutia's direction. A cell's value in a section is the sum, over the other
+    minutiae within three sigma_s of it, of a spatial Gaussian times the share of
+    a directional Gaussian (around their direction relative to the cylinder's)
+    that falls in the section; the bit is whether that exceeds mu_psi. As array
+    operations this was an (n, cells, n) tensor and 7-10 ms for 35-48 minutiae;
+    as loops, most neighbour-cell pairs are beyond the cut-off and skipped."""
+    n, cells, nd = xy.shape[0], cell_x.shape[1], sections.shape[0]
+    out = np.zeros((n, cells * nd), np.bool_)
+    cut = (3.0 * sigma_s) ** 2
+    spread = 2.0 * sigma_s**2
+    norm = sigma_s * math.sqrt(2.0 * math.pi)
+    half = (2.0 * math.pi / nd) / 2.0
+    scale = sigma_d * math.sqrt(2.0)
+    directional = np.empty((n, nd))
+    acc = np.empty(nd)
+    for m in range(n):
+        for t in range(n):
+            relative = _fold(angle[t] - angle[m])
+            for k in range(nd):
+                alpha = _fold(sections[k] - relative)
+                directional[t, k] = 0.5 * (
+                    math.erf((alpha + half) / scale) - math.erf((alpha - half) / scale)
+                )
+        for c in range(cells):
+            acc[:] = 0.0
+            for t in range(n):
+                if t == m:
+                    continue
+                dx = cell_x[m, c] - xy[t, 0]
+                dy = cell_y[m, c] - xy[t, 1]
+                d2 = dx * dx + dy * dy
+                if d2 > cut:
+                    continue
+                spatial = math.exp(-d2 / spread) / norm
+                for k in range(nd):
+                    acc[k] += spatial * directional[t, k]
+            for k in range(nd):
+                out[m, c * nd + k] = acc[k] > mu_psi
+    return out
+
+
+@njit(cache=True)
+def inside_hull(
+    cell_x: Floats, cell_y: Floats, equations: Floats, offset: float
+) -> npt.NDArray[np.bool_]:
+    """Which cells lie inside a convex hull grown by ``offset``: ``equations`` (faces, 3) are
+    Qhull's outward normals and offsets, a point being inside when every
+    ``normal . point + offset`` is at most 0."""
+    out = np.ones(cell_x.shape, np.bool_)
+    for m in range(cell_x.shape[0]):
+        for c in range(cell_x.shape[1]):
+            for f in range(equations.shape[0]):
+                reach = cell_x[m, c] * equations[f, 0] + cell_y[m, c] * equations[f, 1]
+                if reach + equations[f, 2] > offset:
+                    out[m, c] = False
+                    break
     return out

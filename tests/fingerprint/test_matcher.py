@@ -103,3 +103,50 @@ def test_the_best_pairs_are_those_a_stable_sort_would_pick(k: int) -> None:
     sim[rng.random(150) < 0.4] = 0.0
     expected = np.argsort(-sim, kind="stable")[:k]
     assert kernel._best(sim, k).tolist() == expected.tolist()
+
+
+def _reference_cylinder_values(xy: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """MCC's cell values as whole-array numpy (the matcher's implementation before it was
+    compiled): every minutia's spatial Gaussian at every cell times the share of its
+    directional Gaussian in every section, summed, against MU_PSI."""
+    from scipy.special import erf
+
+    n = xy.shape[0]
+    cos, sin = np.cos(angle), np.sin(angle)
+    cx = xy[:, 0:1] + cos[:, None] * fpm._CELL_X - sin[:, None] * fpm._CELL_Y
+    cy = xy[:, 1:2] + sin[:, None] * fpm._CELL_X + cos[:, None] * fpm._CELL_Y
+    d2 = (cx[:, :, None] - xy[None, None, :, 0]) ** 2 + (cy[:, :, None] - xy[None, None, :, 1]) ** 2
+    spatial = np.exp(-d2 / (2 * fpm.SIGMA_S**2)) / (fpm.SIGMA_S * np.sqrt(2 * np.pi))
+    spatial[d2 > (3 * fpm.SIGMA_S) ** 2] = 0.0
+    spatial[np.arange(n), :, np.arange(n)] = 0.0
+    relative = fpm.wrap(angle[None, :] - angle[:, None])
+    alpha = fpm.wrap(fpm._SECTIONS[None, None, :] - relative[:, :, None])
+    half, scale = fpm._DELTA_D / 2.0, fpm.SIGMA_D * np.sqrt(2)
+    directional = 0.5 * (erf((alpha + half) / scale) - erf((alpha - half) / scale))
+    values = np.einsum("mct,mtk->mck", spatial, directional) > fpm.MU_PSI
+    return np.asarray(values.reshape(n, -1))
+
+
+def test_the_compiled_cylinders_are_the_documented_formula() -> None:
+    """Cylinder bits from the compiled loops equal the whole-array formula's on random
+    templates (sparse, dense, tiny, collinear), hull and radius validity included."""
+    from scipy.spatial import ConvexHull
+
+    rng = np.random.default_rng(11)
+    cases = [rng.uniform(0, 350, (n, 2)) for n in (1, 2, 5, 20, 35, 48)]
+    cases.append(rng.uniform(100, 160, (30, 2)))  # dense: every cell has many neighbours
+    cases.append(np.stack([np.linspace(0, 200, 8), np.linspace(0, 100, 8)], axis=1))
+    for xy in cases:
+        angle = rng.uniform(-np.pi, np.pi, xy.shape[0])
+        bits, _ = fpm.cylinders(xy, angle)
+        assert (bits == fpm._pack(_reference_cylinder_values(xy, angle))).all()
+        if xy.shape[0] >= 3 and np.linalg.matrix_rank(xy - xy.mean(axis=0)) == 2:
+            eq = ConvexHull(xy).equations
+            cos, sin = np.cos(angle), np.sin(angle)
+            cx = xy[:, 0:1] + cos[:, None] * fpm._CELL_X - sin[:, None] * fpm._CELL_Y
+            cy = xy[:, 1:2] + sin[:, None] * fpm._CELL_X + cos[:, None] * fpm._CELL_Y
+            reach = cx[..., None] * eq[:, 0] + cy[..., None] * eq[:, 1] + eq[:, 2]
+            inside = reach.max(axis=-1) <= fpm.HULL_OFFSET
+            assert (fpm._in_hull(xy, cx, cy) == inside).all()
+            assert (~inside).any() and inside.any()
+    assert bits.any()
