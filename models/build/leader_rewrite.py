@@ -199,9 +199,16 @@ def rewrite(network: Any) -> Any:
 
     def swap(layer: Any) -> Any:
         layers = keras.layers
-        if isinstance(layer, layers.DepthwiseConv2D) and tuple(layer.kernel_size) == (7, 7):
+        # Only stride-1 "same" convolutions: the only kind LEADER has, and the one rewritten.
+        same = getattr(layer, "padding", None) == "same"
+        plain = same and tuple(getattr(layer, "strides", ())) == (1, 1)
+        if (
+            isinstance(layer, layers.DepthwiseConv2D)
+            and plain
+            and tuple(layer.kernel_size) == (7, 7)
+        ):
             return Depthwise7(layer)
-        if type(layer) is layers.Conv2D and tuple(layer.dilation_rate) != (1, 1):
+        if type(layer) is layers.Conv2D and plain and tuple(layer.dilation_rate) != (1, 1):
             return DilatedConv(layer)
         if isinstance(layer, layers.LayerNormalization):
             return LayerNorm(layer, layer.name in folds)
