@@ -93,6 +93,13 @@ class MosquittoBroker:
         self.stop()
         self.start()
 
+    def log_tail(self, lines: int = 20) -> str:
+        """The broker's last log lines (connections, refusals, warnings): what a failed
+        system test prints so that a rare failure can be explained after the fact."""
+        if not self._log.exists():
+            return ""
+        return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
+
     def __enter__(self) -> MosquittoBroker:
         return self.start()
 

@@ -200,7 +200,7 @@ class Gateway:
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self.connected = threading.Event()
         self._left = threading.Event()
-        self._instance = instance
+        self.instance = instance
         self.processed = 0
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -245,7 +245,7 @@ class Gateway:
         # The network thread writes the DISCONNECT; stopping it first could drop
         # the packet, and the broker would keep the session (and its share) alive.
         if was_connected and not self._left.wait(5):
-            log.warning("gateway %s: the broker may not have seen it leave", self._instance)
+            log.warning("gateway %s: the broker may not have seen it leave", self.instance)
         self._client.loop_stop()
 
     def _on_disconnect(self, *_args: Any) -> None:

@@ -43,6 +43,21 @@ class Device:
             self.event.clear()
         return len(self.answers) >= count
 
+    def report(self, system: System) -> str:
+        """Where the records stand, for an assertion message: a rare failure (a record that
+        waits for the re-send) is explained from this, not re-run until it shows again."""
+        uplink = self.app.uplink
+        gateways = ", ".join(
+            f"{g.instance}: {g.processed} processed, "
+            f"{'connected' if g.connected.is_set() else 'NOT connected'}"
+            for g in system.gateways
+        )
+        return (
+            f"{len(self.answers)} answered, {len(self.app.outbox)} in the outbox, "
+            f"{uplink.acked} acknowledged by the broker, {uplink.connects} connects; "
+            f"gateways: {gateways or 'none'}\nbroker log:\n{system.broker.log_tail()}"
+        )
+
 
 @pytest.fixture
 def new_device(system: System) -> Iterator[Callable[..., Device]]:

@@ -41,7 +41,7 @@ def test_offline_backlog_is_answered_when_the_link_comes_up(
     time.sleep(0.5)
     assert len(device.app.outbox) == 200 and device.answers == []
     device.app.uplink.link_changed(True)
-    assert device.wait_answers(200, timeout=90), f"{len(device.answers)} of 200 answered"
+    assert device.wait_answers(200, timeout=90), device.report(system)
     assert {a.record_id for a in device.answers} == ids
     assert len(device.app.outbox) == 0
 
@@ -53,7 +53,7 @@ def test_a_watchlisted_finger_raises_a_hit(system: System, new_device: NewDevice
     device.app.uplink.link_changed(True)
     wanted = device.app.check(finger(7, 3))
     other = device.app.check(finger(8, 3))
-    assert device.wait_answers(2, timeout=30)
+    assert device.wait_answers(2, timeout=30), device.report(system)
     by_id = {a.record_id: a for a in device.answers}
     assert by_id[wanted].outcome == HIT and by_id[wanted].reference == "WL-0007"
     assert by_id[wanted].notice == "red-notice"
@@ -80,7 +80,7 @@ def test_flapping_link_answers_every_record_exactly_once(
     flapper = threading.Thread(target=flap)
     flapper.start()
     try:
-        assert device.wait_answers(60, timeout=90), f"{len(device.answers)} of 60"
+        assert device.wait_answers(60, timeout=90), device.report(system)
     finally:
         stop.set()
         flapper.join()
@@ -101,7 +101,7 @@ def test_broker_and_central_restarts_mid_flush(system: System, new_device: NewDe
     time.sleep(0.5)
     system.broker.start()
     system.start_gateway("restarted")
-    assert device.wait_answers(80, timeout=90), f"{len(device.answers)} of 80"
+    assert device.wait_answers(80, timeout=90), device.report(system)
     assert {a.record_id for a in device.answers} == ids
     assert len(device.app.outbox) == 0
 
@@ -136,7 +136,7 @@ def test_hostile_payloads_are_dropped_and_audited(system: System, new_device: Ne
     unregistered = raw_client(system, "hh-ghost")
     unregistered.publish(topics.records("hh-ghost"), sealed, qos=1).wait_for_publish(5)
     device.app.uplink.link_changed(True)
-    assert device.wait_answers(1, timeout=30)
+    assert device.wait_answers(1, timeout=30), device.report(system)
     assert device.answers[0].record_id == good
     time.sleep(0.5)
     events = system.ledger.audit_events()
@@ -166,7 +166,7 @@ def test_unknown_schema_version_is_answered_rejected(system: System, new_device:
     app.outbox.answered(record_id, b"placeholder")  # take the v1 copy out of the queue
     app.outbox.put(record_id, newer)
     app.uplink.link_changed(True)
-    assert device.wait_answers(1, timeout=20)
+    assert device.wait_answers(1, timeout=20), device.report(system)
     answer = device.answers[0]
     assert (answer.record_id, answer.outcome) == (record_id, REJECTED)
     assert "version 2 is not supported" in (answer.reason or "")
@@ -182,7 +182,7 @@ def test_no_biometric_byte_in_logs_audit_or_outbox(
     marker = template(6, 1)
     device.app.check(finger(6, 1))
     device.app.uplink.link_changed(True)
-    assert device.wait_answers(1, timeout=30)
+    assert device.wait_answers(1, timeout=30), device.report(system)
     probe = marker[30:62]  # minutiae bytes, past the generic header
     assert probe not in caplog.text.encode("latin-1", "replace")
     for path in list((system.root / "central").glob("*.db*")) + list(
@@ -237,7 +237,7 @@ def test_full_disk_refuses_the_capture_and_keeps_the_queue(
     assert device.app.outbox.ids() == set(kept)
     device.app.start()
     device.app.uplink.link_changed(True)
-    assert device.wait_answers(len(kept), timeout=60)
+    assert device.wait_answers(len(kept), timeout=60), device.report(system)
     assert len(device.app.outbox) == 0
     device.app.check(finger(1, 3))  # room again once the queue has drained
 
@@ -250,7 +250,7 @@ def test_two_gateway_instances_share_the_records(system: System, new_device: New
         device.app.start()
         ids = {device.app.check(finger(2, 2)) for _ in range(40)}
         device.app.uplink.link_changed(True)
-        assert device.wait_answers(40, timeout=60)
+        assert device.wait_answers(40, timeout=60), device.report(system)
         assert {a.record_id for a in device.answers} == ids
         shares = [g.processed - b for g, b in zip(system.gateways, before, strict=True)]
         assert all(share > 0 for share in shares), shares  # both instances took records
@@ -272,7 +272,7 @@ def test_a_stopped_gateway_instance_does_not_hold_back_records(
     device.app.start()
     device.app.uplink.link_changed(True)
     ids = {device.app.check(finger(2, 2)) for _ in range(12)}
-    assert device.wait_answers(12, timeout=20)
+    assert device.wait_answers(12, timeout=20), device.report(system)
     assert {a.record_id for a in device.answers} == ids
 
 
@@ -283,7 +283,7 @@ def test_an_answer_stored_but_never_shown_is_shown_at_the_next_start(
     first.app.start()
     first.app.uplink.link_changed(True)
     record_id = first.app.check(finger(3, 2))
-    assert first.wait_answers(1, timeout=30)
+    assert first.wait_answers(1, timeout=30), first.report(system)
     # The device dies after storing the answer and before the officer saw it.
     first.app.outbox.answered(record_id, first.app.outbox.answer(record_id) or b"")
     first.app.outbox._db.execute("UPDATE answers SET shown = 0 WHERE id = ?", (record_id,))
