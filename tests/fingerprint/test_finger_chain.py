@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from central import fingerprint_matcher as fpm
 from firmware.biometrics.fingerprint import leader
+from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE
 from wire.iso19794_2 import MinutiaeRecord
@@ -72,6 +73,37 @@ def test_quality_falls_and_says_why_for_degraded_captures() -> None:
         if reason:
             assert reason in quality.failing
     assert (analyzer().analyse(partial).quality.blocks[:, 8:] == 0).all()
+
+
+def test_a_faint_print_still_gives_its_minutiae_and_is_called_too_light() -> None:
+    # A dry finger or a light touch: ridges at an eighth of the contrast, all still visible.
+    image = impression(2, 0, difficulty=0.0)
+    clean = analyzer().analyse(image)
+    faint = analyzer().analyse(np.clip(200 + (image - 200.0) * 0.12, 0, 255).astype(np.uint8))
+    found = sum(
+        any(abs(m.x - c.x) <= 4 and abs(m.y - c.y) <= 4 for c in clean.minutiae)
+        for m in faint.minutiae
+    )
+    assert found >= 0.8 * len(clean.minutiae)
+    assert faint.quality.failing == ("too_light",)
+    assert faint.quality.score < clean.quality.score - 15
+
+
+def test_a_finger_that_runs_off_the_sensor_keeps_its_edges() -> None:
+    # The sensor's window cuts the finger: every edge block holds ridges and stays finger.
+    window = impression(2, 0, difficulty=0.0)[48:-48, 40:-40]
+    bands = BandAccumulator(window.shape[1], window.shape[0], 500)
+    for index, row in enumerate(window):
+        bands.feed(index, row)
+    finger = bands.finish()[1].foreground()
+    for edge in (finger[0], finger[-1], finger[:, 0], finger[:, -1]):
+        assert edge.mean() >= 0.75
+    near_edge = [
+        m
+        for m in analyzer().analyse(window).minutiae
+        if min(m.x, m.y, window.shape[1] - m.x, window.shape[0] - m.y) < 24
+    ]
+    assert near_edge
 
 
 def test_an_empty_sensor_gives_no_minutiae_and_says_so() -> None:

@@ -34,6 +34,11 @@ GOOD_BLOCK = 40
 EVIDENCE_SCALE = 18.0
 """Minutiae (sum of reliabilities) at which the evidence score reaches 1 - 1/e."""
 AREA_SCALE_MM2 = 90.0
+MIN_AREA_MM2 = 60.0
+MIN_COVERAGE = 0.35
+"""Below either, too little of the finger is on the sensor (a third of a 256x288 UART module's
+window, where a flat fingertip covers 150 mm² or more). The finger's whole area counts, not
+only its good blocks: a faint print is too light, not too small."""
 
 ADVICE = {
     "too_small": "too little of the finger is on the sensor: lay the flat of the fingertip "
@@ -92,6 +97,7 @@ def assess(
     good = per_block >= GOOD_BLOCK
     block_mm = blocks.size / ppi * 25.4
     area_mm2 = float(good.sum()) * block_mm**2
+    finger_mm2 = float(finger.sum()) * block_mm**2
     evidence = sum(
         r for r, (by, bx) in zip(reliabilities, minutia_blocks, strict=True) if good[by, bx]
     )
@@ -101,6 +107,7 @@ def assess(
 
     measures: dict[str, float] = {
         "area_mm2": round(area_mm2, 1),
+        "finger_mm2": round(finger_mm2, 1),
         "coverage": round(float(finger.mean()), 3),
         "evidence": round(float(evidence), 1),
         "minutiae": float(len(reliabilities)),
@@ -124,7 +131,7 @@ def assess(
             "offset_x": round(float(dx), 3),
             "offset_y": round(float(dy), 3),
         }
-        if area_mm2 < 0.5 * AREA_SCALE_MM2 or finger.mean() < 0.3:
+        if finger_mm2 < MIN_AREA_MM2 or finger.mean() < MIN_COVERAGE:
             failing.append("too_small")
         if max(abs(dx), abs(dy)) > 0.18 and finger.mean() < 0.75:
             horizontal = ("left" if dx > 0 else "right") if abs(dx) > 0.18 else ""
