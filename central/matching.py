@@ -39,22 +39,22 @@ from wire.iso19794_2 import MinutiaeRecord, TemplateError
 from wire.record import CheckRecord
 
 FINGER_THRESHOLD = 0.06
-"""Estimated FMR 1e-6 per comparison (extrapolated). The full matcher sees only the index's
+"""Estimated FMR below 1e-6 per comparison (extrapolated). The full matcher sees only the index's
 shortlist (3 candidates a finger), so a stranger's check makes a handful of comparisons and
 raises a false finger hit about once in 100,000 checks. Same-finger FVC pairs pass it in
-89 % of cases (the sets hold deliberately hard impressions; the face can still find them)."""
+92 % of cases (the sets hold deliberately hard impressions; the face can still find them)."""
 FACE_THRESHOLD = round(face_wire.threshold(1e-6), 2)
 """0.60: one comparison's estimated false-match rate is 1e-6 (wire.face's calibration), so a
 stranger searched against 10,000 faces raises a false face hit about once in 100 checks."""
 # (score, estimated FMR): measured on the FVC sets above down to 1e-4, then extrapolated.
 FINGER_FMR_TABLE = (
     (0.0, 1.0),
-    (0.018, 1e-1),
-    (0.0244, 1e-2),
-    (0.0323, 1e-3),
-    (0.0421, 1e-4),
-    (0.060, 1e-6),
-    (0.078, 1e-8),
+    (0.0176, 1e-1),
+    (0.0230, 1e-2),
+    (0.0288, 1e-3),
+    (0.0400, 1e-4),
+    (0.058, 1e-6),
+    (0.076, 1e-8),
 )
 
 
