@@ -106,8 +106,15 @@ def test_a_finger_that_runs_off_the_sensor_keeps_its_edges() -> None:
     assert near_edge
 
 
-def test_an_empty_sensor_gives_no_minutiae_and_says_so() -> None:
-    result = analyzer().analyse(np.full((288, 256), 235, np.uint8))
+@pytest.mark.parametrize(("noise", "grain"), [(0.0, 0.0), (6.0, 1.0), (10.0, 2.0)])
+def test_an_empty_sensor_gives_no_minutiae_and_says_so(noise: float, grain: float) -> None:
+    # Blank glass, also with sensor noise (grain: its correlation length in pixels), which
+    # the mask takes in as faint as it must to keep faint prints.
+    speckle = np.random.default_rng(7).normal(0.0, 1.0, (288, 256))
+    if grain:
+        speckle = ndimage.gaussian_filter(speckle, grain)
+    speckle *= noise / max(float(speckle.std()), 1e-9)
+    result = analyzer().analyse(np.clip(235 + speckle, 0, 255).astype(np.uint8))
     assert result.minutiae == () and result.quality.score == 0
     assert result.quality.failing == ("too_small",)
     assert "finger" in result.quality.guidance[0]

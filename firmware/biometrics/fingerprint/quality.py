@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from firmware.biometrics.fingerprint.blocks import Blocks, Mask
+from firmware.biometrics.fingerprint.blocks import MIN_CONTRAST, Blocks, Mask
 
 GOOD_BLOCK = 40
 EVIDENCE_SCALE = 18.0
 """Minutiae (sum of reliabilities) at which the evidence score reaches 1 - 1/e."""
 AREA_SCALE_MM2 = 90.0
+RIDGE_COHERENCE = 0.3
+"""Median orientation coherence below which a faint region holds no ridges (noise measures
+0.13-0.25; the faintest FVC prints 0.3 and more)."""
 MIN_AREA_MM2 = 60.0
 MIN_COVERAGE = 0.35
 """Below either, too little of the finger is on the sensor (a third of a 256x288 UART module's
@@ -144,6 +147,10 @@ def assess(
             failing.append("too_dark")
         if coherence < 0.3 and contrast >= 20:
             failing.append("smudged")
+        if not reliabilities and coherence < RIDGE_COHERENCE and contrast < MIN_CONTRAST:
+            # Faint, no ridge structure, no minutia: noise or dust on an empty sensor (the
+            # mask takes in faint regions, as it must to keep faint prints), not a finger.
+            failing = ["too_small"]
     else:
         # Nothing with ridge contrast; parallel structure too faint to use means a finger
         # that barely touched (dry or pressed too lightly), not an empty sensor.
