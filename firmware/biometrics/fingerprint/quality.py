@@ -35,8 +35,9 @@ EVIDENCE_SCALE = 18.0
 """Minutiae (sum of reliabilities) at which the evidence score reaches 1 - 1/e."""
 AREA_SCALE_MM2 = 90.0
 RIDGE_COHERENCE = 0.3
-"""Median orientation coherence below which a faint region holds no ridges (noise measures
-0.13-0.25; the faintest FVC prints 0.3 and more)."""
+"""Median orientation coherence below which a region holds no clear ridges: smudged when it
+has contrast, noise when it is faint (noise measures 0.13-0.25; the faintest FVC prints 0.3
+and more)."""
 MIN_AREA_MM2 = 60.0
 MIN_COVERAGE = 0.35
 """Below either, too little of the finger is on the sensor (a third of a 256x288 UART module's
@@ -101,6 +102,7 @@ def assess(
     block_mm = blocks.size / ppi * 25.4
     area_mm2 = float(good.sum()) * block_mm**2
     finger_mm2 = float(finger.sum()) * block_mm**2
+    coverage = float(finger.mean())
     evidence = sum(
         r for r, (by, bx) in zip(reliabilities, minutia_blocks, strict=True) if good[by, bx]
     )
@@ -111,7 +113,7 @@ def assess(
     measures: dict[str, float] = {
         "area_mm2": round(area_mm2, 1),
         "finger_mm2": round(finger_mm2, 1),
-        "coverage": round(float(finger.mean()), 3),
+        "coverage": round(coverage, 3),
         "evidence": round(float(evidence), 1),
         "minutiae": float(len(reliabilities)),
     }
@@ -134,9 +136,9 @@ def assess(
             "offset_x": round(float(dx), 3),
             "offset_y": round(float(dy), 3),
         }
-        if finger_mm2 < MIN_AREA_MM2 or finger.mean() < MIN_COVERAGE:
+        if finger_mm2 < MIN_AREA_MM2 or coverage < MIN_COVERAGE:
             failing.append("too_small")
-        if max(abs(dx), abs(dy)) > 0.18 and finger.mean() < 0.75:
+        if max(abs(dx), abs(dy)) > 0.18 and coverage < 0.75:
             horizontal = ("left" if dx > 0 else "right") if abs(dx) > 0.18 else ""
             vertical = ("up" if dy > 0 else "down") if abs(dy) > 0.18 else ""
             where = " and ".join(w for w in (vertical, horizontal) if w)
@@ -145,7 +147,7 @@ def assess(
             failing.append("too_light")
         elif grey < 70 or (contrast < 20 and grey <= 128) or ridge_share > 0.7:
             failing.append("too_dark")
-        if coherence < 0.3 and contrast >= 20:
+        if coherence < RIDGE_COHERENCE and contrast >= 20:
             failing.append("smudged")
         if not reliabilities and coherence < RIDGE_COHERENCE and contrast < MIN_CONTRAST:
             # Faint, no ridge structure, no minutia: noise or dust on an empty sensor (the
