@@ -6,13 +6,17 @@ Messages are acknowledged to the broker only after the answer is stored and
 published (paho's manual acks), so a gateway killed mid-record leaves the
 message to the broker to deliver again; the ledger makes that harmless.
 
-Sessions are short on purpose. The broker keeps handing a disconnected
-instance's persistent session its share of the records (Mosquitto queues them
-for it, eclipse/mosquitto#1747), so a stopped instance ends its session as it
-leaves, and a crashed one's session expires after ``SESSION_EXPIRY_S``. A
-restart within that time resumes the session and its queue; after it, the
-records queued there are gone from the broker but not from the devices, which
-re-send what is unanswered.
+An instance has no session beyond its connection (clean start, session
+expiry 0). The broker keeps handing a disconnected instance's persistent
+session its share of the shared subscription (Mosquitto queues records for
+it, eclipse/mosquitto#1747), so any session that outlived its connection would
+hold records back until it expired. Ending the session with the DISCONNECT
+packet is not enough: a connection can end without the broker reading that
+packet (a crash, a lost link, or Mosquitto failing to write a SUBACK to an
+instance that stopped right after connecting, which it logs as "out of
+memory" and which skips the DISCONNECT still in its buffer). Records that were
+in flight to an instance that vanishes are not lost: the devices keep each
+record until it is answered and re-send it.
 
 What is rejected, and how: a message on a topic that is not a device's, from
 an unregistered or revoked device, too large, or that does not decrypt or
@@ -55,7 +59,6 @@ log = logging.getLogger(__name__)
 
 CENTRAL_KID = "central"
 MAX_PAYLOAD = envelope.MAX_ENVELOPE_BYTES
-SESSION_EXPIRY_S = 120
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,10 @@ class Gateway:
         self._host, self._port = host, port
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         self.connected = threading.Event()
+        """Set once the instance is subscribed (the broker has acknowledged its subscriptions):
+        from then on it takes its share of the records."""
         self._left = threading.Event()
+        self._subscribing: set[int] = set()
         self.instance = instance
         self.processed = 0
         client = mqtt.Client(
@@ -218,30 +224,30 @@ class Gateway:
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = lambda _c, _u, msg: self._queue.put(msg)
         self._client = client
         self._worker = threading.Thread(target=self._work, name="gateway", daemon=True)
 
     def start(self) -> Gateway:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self._client.connect_async(self._host, self._port, clean_start=False, properties=props)
+        props.SessionExpiryInterval = 0  # the session ends with the connection (see above)
+        self._client.connect_async(self._host, self._port, clean_start=True, properties=props)
         self._client.loop_start()
         self._worker.start()
         return self
 
     def stop(self) -> None:
-        """Finish the records already received, then leave and end the session.
+        """Finish the records already received, then leave.
 
-        Ending it (session expiry 0 on DISCONNECT) stops the broker from queuing
-        this instance's share of new records while it is away.
+        An instance still subscribing is given a moment to finish, so that the broker
+        sees an orderly exit; it holds no session either way.
         """
         self._queue.put(None)
         self._worker.join(timeout=5)
-        props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 0
-        was_connected = self.connected.is_set()
-        self._client.disconnect(properties=props)
+        self.connected.wait(1.0 if self._subscribing else 0.0)
+        was_connected = self._client.is_connected()
+        self._client.disconnect()
         # The network thread writes the DISCONNECT; stopping it first could drop
         # the packet, and the broker would keep the session (and its share) alive.
         if was_connected and not self._left.wait(5):
@@ -256,8 +262,15 @@ class Gateway:
         if reason.is_failure:
             log.error("broker refused the gateway: %s", reason)
             return
-        client.subscribe(topics.RECORDS_SHARED, qos=1)
-        client.subscribe(topics.TELEMETRY_SHARED, qos=0)
+        _rc, mid = client.subscribe([(topics.RECORDS_SHARED, 1), (topics.TELEMETRY_SHARED, 0)])
+        self._subscribing.add(mid)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+        self._subscribing.discard(mid)
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("gateway %s: the broker refused a subscription: %s", self.instance, failed)
+            return
         self.connected.set()
 
     def _work(self) -> None:

@@ -43,6 +43,27 @@ def register(areas: Any) -> None:
     knobs = sub.add_parser("faults", help="list the rig's fault knobs")
     knobs.set_defaults(handler=cmd_faults)
 
+    soak = sub.add_parser(
+        "soak",
+        help="run tests many times (default: the system tests) and count each test's failures",
+        description=(
+            "Run a pytest selection --runs times from the repository, beside --load busy "
+            "processes, and print each test that failed with its failure count. Exit 1 when "
+            "any test failed."
+        ),
+    )
+    soak.add_argument("--runs", type=int, default=20, help="how many runs (default 20)")
+    soak.add_argument(
+        "--load", type=int, default=0, help="busy processes beside the tests (default 0)"
+    )
+    soak.add_argument(
+        "selection",
+        nargs="*",
+        default=["tests/system"],
+        help="pytest arguments (default: tests/system)",
+    )
+    soak.set_defaults(handler=cmd_soak)
+
 
 def register_demo(areas: Any) -> None:
     demo = areas.add_parser(
@@ -69,6 +90,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(file=sys.stdout)
         status = update_demo.main(sys.stdout)
     return status
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    import sys
+
+    from hil import soak
+
+    if args.runs < 1 or args.load < 0:
+        print("hotspot hil soak: --runs must be at least 1 and --load at least 0", file=sys.stderr)
+        return 2
+    tally = soak.soak(args.selection, args.runs, args.load, sys.stdout)
+    soak.print_tally(tally, sys.stdout)
+    return 1 if tally.failed else 0
 
 
 def cmd_faults(_args: argparse.Namespace) -> int:
