@@ -47,7 +47,8 @@ from central.watchlist import WatchlistEntry
 from firmware.app import Handheld
 from hil.device_run import secure_element
 from hil.system import System
-from wire.record import HIT, Answer, Face, Finger
+from wire.answer import HIT, Answer
+from wire.record import Face, Finger
 
 LEFT_INDEX, RIGHT_INDEX = 7, 2
 

@@ -52,8 +52,9 @@ from central.matching import WatchlistMatcher
 from central.provision import Credentials
 from central.registry import DeviceRegistry, UnknownDevice
 from wire import envelope, topics
+from wire.answer import HIT, MODALITIES, NO_HIT, REJECTED, Answer
 from wire.errors import MalformedRecord, UnsupportedVersion, WireError
-from wire.record import HIT, NO_HIT, REJECTED, Answer, CheckRecord, record_id_text
+from wire.record import CheckRecord, record_id_text
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,12 @@ class Processor:
             reference=outcome.reference,
             notice=outcome.notice,
             answered_ms=int(time.time() * 1000),
+            modalities=tuple(m for m in outcome.modality.split("+") if m in MODALITIES),
+            training=record.training,
         )
+        # A training check (emulated hardware) is answered like any other, so that the
+        # exercise is real, but the audit marks it and no report counts it as a check.
+        training = "TRAINING (emulated hardware), " if record.training else ""
         audit = AuditEntry(
             "answered",
             device_id=device_id,
@@ -165,7 +171,8 @@ class Processor:
             outcome=answer.outcome,
             reference=answer.reference,
             score=answer.score,
-            detail=f"{outcome.modality}, estimated FMR {outcome.fmr:.1e}",
+            detail=f"{training}{outcome.modality}, estimated FMR {outcome.fmr:.1e}, "
+            f"officer {record.operator_id}, operation {record.operation_id or '-'}",
         )
         return self._answer(device_id, answer, audit)
 

@@ -28,7 +28,8 @@ from hal.modem.protocol import LinkState, Modem
 from hal.power.protocol import FuelGauge
 from hal.secure.protocol import SecureElement
 from wire import envelope
-from wire.record import Answer, CheckRecord, Face, Finger, Gnss, uuid7
+from wire.answer import Answer
+from wire.record import CheckRecord, Face, Finger, Gnss, uuid7
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,9 @@ from paho.mqtt.properties import Properties
 
 from firmware.outbox import Outbox
 from wire import envelope, topics
+from wire.answer import Answer
 from wire.errors import WireError
-from wire.record import Answer, record_id_text
+from wire.record import record_id_text
 
 log = logging.getLogger(__name__)
 

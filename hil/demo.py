@@ -29,7 +29,7 @@ from firmware.wiring import Devices
 from hal.modem.protocol import LinkState
 from hal.phantoms import fingerprint as fp
 from hil.system import System
-from wire.record import HIT, Answer
+from wire.answer import HIT, Answer
 
 RIGHT_INDEX = 2
 PEOPLE = {"A": 101, "B": 102, "C": 103, "D": 104}

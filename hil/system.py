@@ -21,7 +21,7 @@ from central.watchlist import SQLiteWatchlist
 from firmware.app import AppConfig, Handheld
 from firmware.uplink import UplinkConfig
 from hal.secure.protocol import SecureElement
-from wire.record import Answer
+from wire.answer import Answer
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from firmware.app import Handheld
 from hil.device_run import secure_element
 from hil.system import System
-from wire.record import Answer
+from wire.answer import Answer
 
 _ids = itertools.count(1)
 

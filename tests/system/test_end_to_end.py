@@ -17,7 +17,8 @@ from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from hal.phantoms import fingerprint as fp
 from hil.system import System
 from wire import envelope, topics
-from wire.record import HIT, NO_HIT, REJECTED, Finger
+from wire.answer import HIT, NO_HIT, REJECTED
+from wire.record import Finger
 
 NewDevice = Callable[..., Any]
 
@@ -153,9 +154,9 @@ def test_unknown_schema_version_is_answered_rejected(system: System, new_device:
     app = device.app
     app.start()
     record_id = app.check(finger(5, 1))
-    # Re-seal the queued record as a version-2 record, as a newer firmware would.
+    # Re-seal the queued record as a version-3 record, as a newer firmware would.
     chip = app._se
-    data = {"v": 2, "id": record_id, "dev": app.config.device_id}
+    data = {"v": 3, "id": record_id, "dev": app.config.device_id}
     newer = envelope.seal(
         cbor2.dumps(data),
         app.config.device_id,
@@ -169,7 +170,7 @@ def test_unknown_schema_version_is_answered_rejected(system: System, new_device:
     assert device.wait_answers(1, timeout=20), device.report(system)
     answer = device.answers[0]
     assert (answer.record_id, answer.outcome) == (record_id, REJECTED)
-    assert "version 2 is not supported" in (answer.reason or "")
+    assert "version 3 is not supported" in (answer.reason or "")
     assert len(app.outbox) == 0  # the device stops re-sending it
 
 
