@@ -45,6 +45,9 @@ class AppConfig:
     uplink: UplinkConfig
     identity_slot: int = 0
     outbox_max_bytes: int | None = None
+    training: bool = False
+    """Emulated hardware: every record says so, and the central service never counts it."""
+    operation_id: str | None = None
 
 
 def boot_id() -> bytes:
@@ -113,14 +116,33 @@ class Handheld:
             out.append(Finger(position, capture.quality.score, template))
         return tuple(out)
 
-    def check(self, fingers: tuple[Finger, ...], face: Face | None = None) -> bytes:
-        """Seal and queue a check; returns its record id. OutboxFull if there is no room."""
-        record_id, sealed = self.seal(fingers, face)
-        self.outbox.put(record_id, sealed, live=True)
+    def check(
+        self,
+        fingers: tuple[Finger, ...],
+        face: Face | None = None,
+        *,
+        officer: str | None = None,
+        case_reference: str | None = None,
+        journal: tuple[int, bytes] | None = None,
+    ) -> bytes:
+        """Seal and queue a check; returns its record id. OutboxFull if there is no room.
+
+        ``journal`` is the shift journal's line for it (shift id, sealed details),
+        stored in the same transaction (:meth:`Outbox.put`).
+        """
+        record_id, sealed = self.seal(fingers, face, officer=officer, case_reference=case_reference)
+        self.outbox.put(record_id, sealed, live=True, journal=journal)
         self.uplink.kick()
         return record_id
 
-    def seal(self, fingers: tuple[Finger, ...], face: Face | None = None) -> tuple[bytes, bytes]:
+    def seal(
+        self,
+        fingers: tuple[Finger, ...],
+        face: Face | None = None,
+        *,
+        officer: str | None = None,
+        case_reference: str | None = None,
+    ) -> tuple[bytes, bytes]:
         """A new check record, signed by the secure element and encrypted: (record id, envelope)."""
         record_id = uuid7()
         record = CheckRecord(
@@ -129,12 +151,15 @@ class Handheld:
             captured_ms=int(time.time() * 1000),
             boot_id=_BOOT_ID,
             monotonic_ms=int(time.monotonic() * 1000),
-            operator_id=self.config.operator_id,
+            operator_id=officer or self.config.operator_id,
             fingers=fingers,
             face=face,
             gnss=self._position(),
             firmware_version=__version__,
             model_versions={"minutiae": FINGER_MODEL},
+            training=self.config.training,
+            operation_id=self.config.operation_id,
+            case_reference=case_reference,
         )
         sealed = envelope.seal(
             record.encode(),
@@ -150,6 +175,7 @@ class Handheld:
         report: dict[str, object] = {
             "v": 1,
             "at": int(time.time() * 1000),
+            "training": self.config.training,
             "backlog": len(self.outbox),
             "fw": __version__,
             "models": {"minutiae": FINGER_MODEL},

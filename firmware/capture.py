@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware.biometrics.face.pipeline import NO_FACE_ADVICE, CaptureWindow, FaceAnalyzer
+import numpy as np
+import numpy.typing as npt
+
+from firmware.biometrics.face.pipeline import (
+    NO_FACE_ADVICE,
+    CaptureWindow,
+    FaceAnalyzer,
+    FrameResult,
+)
 from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer, FingerResult
 from hal.camera.protocol import Camera
 from hal.fingerprint.protocol import FingerImage, FingerprintSensor
@@ -63,16 +71,23 @@ class FingerCapture:
         }
 
 
+RowListener = Callable[[int, npt.NDArray[np.uint8]], None]
+"""Called with each row (index, pixels) as it arrives: the officer's screen draws the print."""
+
+
 def capture_finger(
     sensor: FingerprintSensor,
     timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
     marker: Path | None = None,
     analyzer: FingerprintAnalyzer | None = None,
+    on_row: RowListener | None = None,
 ) -> FingerCapture:
     """Wait for a finger, stream its image through the chain, return the analysed capture."""
     with capturing(marker):
-        return _capture_finger(sensor, timeout_s, progress, analyzer or FingerprintAnalyzer())
+        return _capture_finger(
+            sensor, timeout_s, progress, analyzer or FingerprintAnalyzer(), on_row
+        )
 
 
 def _capture_finger(
@@ -80,6 +95,7 @@ def _capture_finger(
     timeout_s: float,
     progress: Callable[[int, int], None] | None,
     analyzer: FingerprintAnalyzer,
+    on_row: RowListener | None = None,
 ) -> FingerCapture:
     sensor.set_led("ready")
     started = time.monotonic()
@@ -90,6 +106,8 @@ def _capture_finger(
     chain = analyzer.stream(stream.width, stream.height, stream.ppi)
     for index, row in stream:
         chain.feed(index, row)
+        if on_row is not None:
+            on_row(index, row)
         if progress is not None:
             progress(index + 1, stream.height)
     received = time.monotonic()
@@ -172,12 +190,7 @@ def _capture_face(
     best = window.best
     if best is None:
         return FaceCapture(frames, 0, -1, 0, (NO_FACE_ADVICE,), ("face_found",), None, rate)
-    face = Face(
-        embedding=best.embedding_bytes(),
-        model_version=window.analyzer.version,
-        quality=best.quality.score,
-        token_image=best.token_jpeg() if token_image else None,
-    )
+    face = face_record(best, window.analyzer.version, token_image)
     return FaceCapture(
         frames,
         window.faces,
@@ -187,4 +200,15 @@ def _capture_face(
         best.quality.failing,
         face,
         rate,
+    )
+
+
+def face_record(best: FrameResult, model_version: str, token_image: bool) -> Face:
+    """What a record carries of the best frame: the embedding, never the frame itself
+    (only the small ICAO token image, where the configuration asks for it)."""
+    return Face(
+        embedding=best.embedding_bytes(),
+        model_version=model_version,
+        quality=best.quality.score,
+        token_image=best.token_jpeg() if token_image else None,
     )

@@ -18,7 +18,7 @@ def register(areas: Any) -> None:
     st = hal_sub.add_parser(
         "selftest", help="probe every configured device and print what it found"
     )
-    st.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    _config_options(st)
     st.add_argument("--json", action="store_true", help="print one JSON object")
     st.add_argument(
         "--wait", type=float, default=3.0, help="seconds to wait for network registration"
@@ -27,7 +27,7 @@ def register(areas: Any) -> None:
     health = hal_sub.add_parser(
         "health", help="the verdict an update's health check asks for (devices, broker)"
     )
-    health.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    _config_options(health)
     health.add_argument("--broker", help="HOST:PORT that must answer when the link is up")
     health.add_argument("--json", action="store_true", help="print one JSON object")
     health.add_argument("--wait", type=float, default=3.0, help="seconds to wait for the network")
@@ -39,7 +39,7 @@ def register(areas: Any) -> None:
         "capture",
         help="capture from the camera, print the quality, the guidance and the embedding size",
     )
-    cap.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    _config_options(cap)
     cap.add_argument("--frames", type=int, default=15, help="preview frames to try (default 15)")
     cap.add_argument(
         "--token",
@@ -55,7 +55,7 @@ def register(areas: Any) -> None:
         "capture",
         help="capture from the sensor, print the quality, the guidance and the template size",
     )
-    fcap.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
+    _config_options(fcap)
     fcap.add_argument(
         "--position", type=int, default=2, help="ISO finger position (default 2, right index)"
     )
@@ -67,15 +67,69 @@ def register(areas: Any) -> None:
     device = areas.add_parser("device", help="the firmware as a service")
     device_sub = device.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = device_sub.add_parser(
-        "run", help="run the firmware service (systemd Type=notify, watchdog)"
+        "run",
+        help="run the handheld service: hardware, outbox, uplink, telemetry, officer interface",
+        description=(
+            "Run the handheld application as a service (systemd Type=notify, watchdog): the "
+            "hardware, the outbox and uplink, the link supervisor, telemetry and the officer "
+            "interface on 127.0.0.1. The configuration must name every part; --emulated runs "
+            "on emulated hardware as a training device."
+        ),
     )
-    serve.add_argument("--config", help="device configuration (TOML); default: the emulated rig")
-    serve.add_argument("--data", type=Path, help="data directory (outbox, state)")
+    _config_options(serve)
+    serve.add_argument(
+        "--data", type=Path, help="data folder (outbox, shift journal); default [device] data_dir"
+    )
     serve.set_defaults(handler=cmd_device_run)
+
+    officer = device_sub.add_parser("officer", help="officers who may sign in on this device")
+    officer_sub = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    oadd = officer_sub.add_parser(
+        "add", help="add an officer (or change a PIN) in the configuration's [officers]"
+    )
+    oadd.add_argument("--config", required=True, type=Path, help="device configuration (TOML)")
+    oadd.add_argument("officer", help="the officer id (letters, digits, '.', '_', '-')")
+    oadd.add_argument(
+        "--pin-stdin", action="store_true", help="read the PIN from standard input, not a prompt"
+    )
+    oadd.set_defaults(handler=cmd_officer_add)
+    ohash = officer_sub.add_parser(
+        "hash", help="print the PIN hash for an [officers] line (for fleet configuration tools)"
+    )
+    ohash.add_argument(
+        "--pin-stdin", action="store_true", help="read the PIN from standard input, not a prompt"
+    )
+    ohash.set_defaults(handler=cmd_officer_hash)
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", help="device configuration (TOML), e.g. /etc/hotspot/device.toml"
+    )
+    parser.add_argument(
+        "--emulated",
+        action="store_true",
+        help="training: emulate every part the configuration does not name (all of them "
+        "without --config); the interface and every record say so",
+    )
+
+
+def load_config(args: argparse.Namespace) -> config_mod.DeviceConfig:
+    """The configuration the command line names; never an emulator by default."""
+    if args.config is None and not args.emulated:
+        from hal.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no device configuration: give --config FILE (on a handheld "
+            "/etc/hotspot/device.toml), or --emulated to run on emulated hardware for training"
+        )
+    if args.config is None:
+        return config_mod.load(None)
+    return config_mod.load(args.config, emulated=args.emulated)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    cfg = config_mod.load(args.config)
+    cfg = load_config(args)
     with Devices(cfg) as devices:
         report = selftest.run(devices, registration_wait_s=args.wait)
     if args.json:
@@ -93,7 +147,7 @@ def cmd_face_capture(args: argparse.Namespace) -> int:
     if args.frames < 1:
         print("--frames must be at least 1", file=sys.stderr)
         return 2
-    cfg = config_mod.load(args.config)
+    cfg = load_config(args)
 
     def live(index: int, guidance: tuple[str, ...]) -> None:
         if not args.json:
@@ -131,7 +185,7 @@ def cmd_finger_capture(args: argparse.Namespace) -> int:
     from firmware.biometrics.fingerprint.errors import FingerprintError
     from hal.errors import HalError
 
-    cfg = config_mod.load(args.config)
+    cfg = load_config(args)
 
     def progress(done: int, total: int) -> None:
         if not args.json and (done == total or done % 16 == 0):
@@ -176,10 +230,65 @@ def cmd_finger_capture(args: argparse.Namespace) -> int:
 def cmd_device_run(args: argparse.Namespace) -> int:
     from firmware import service
 
-    config = args.config if args.config and Path(args.config).exists() else None
-    if args.config and config is None:
-        print(f"{args.config} not found: running with the embedded defaults", flush=True)
-    return service.main(config, args.data)
+    if args.config is None:
+        from hal.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no device configuration: give --config FILE (on a handheld "
+            "/etc/hotspot/device.toml); it names the broker, the certificates, the central "
+            "keys and the officers (add --emulated to emulate the hardware it does not name)"
+        )
+    cfg = load_config(args)
+    cfg.require_service()
+    return service.main(cfg, args.data)
+
+
+def _read_pin(args: argparse.Namespace) -> str:
+    import getpass
+    import sys
+
+    from firmware.officer.pin import PinError, check_pin
+
+    if args.pin_stdin:
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("PIN: ")
+        if getpass.getpass("PIN again: ") != pin:
+            raise _user_error("the two PINs differ: nothing was changed")
+    try:
+        check_pin(pin)
+    except PinError as exc:
+        raise _user_error(f"{exc}: nothing was changed") from None
+    return pin
+
+
+def _user_error(message: str) -> Exception:
+    from hotspot.cli import UserError
+
+    return UserError(message)
+
+
+def cmd_officer_add(args: argparse.Namespace) -> int:
+    from firmware.officer.officers import add_officer
+
+    if not config_mod.OFFICER_ID.match(args.officer):
+        raise _user_error(
+            f"{args.officer!r} is not an officer id: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    if not args.config.is_file():
+        raise _user_error(f"{args.config} does not exist: write the device configuration first")
+    from firmware.officer.pin import hash_pin
+
+    changed = add_officer(args.config, args.officer, hash_pin(_read_pin(args)))
+    print(f"{'changed the PIN of' if changed else 'added'} officer {args.officer} in {args.config}")
+    return 0
+
+
+def cmd_officer_hash(args: argparse.Namespace) -> int:
+    from firmware.officer.pin import hash_pin
+
+    print(hash_pin(_read_pin(args)))
+    return 0
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -189,7 +298,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     if args.broker:
         host, _, port = args.broker.rpartition(":")
         broker = (host, int(port))
-    cfg = config_mod.load(args.config)
+    cfg = load_config(args)
     with Devices(cfg) as devices:
         verdict = health.run(devices, broker, registration_wait_s=args.wait)
     if args.json:

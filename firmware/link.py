@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from hal.errors import HalError
 from hal.modem.protocol import LinkState, Modem
@@ -25,6 +26,8 @@ class LinkSupervisor:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="link", daemon=True)
+        self.beat = time.monotonic()
+        """When the loop last went round (an AT command that never returns stops it)."""
         modem.subscribe(self._on_link)
 
     def start(self) -> LinkSupervisor:
@@ -40,8 +43,13 @@ class LinkSupervisor:
         if state.registration.registered and not state.up:
             self._wake.set()
 
+    @property
+    def poll_s(self) -> float:
+        return self._poll
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
             try:
                 state = self._modem.link
                 if state.registration.registered and not state.up:

@@ -19,14 +19,22 @@ Design, and why:
   that was already queued.
 * Sending order: new checks first (the officer is waiting in front of a
   person), then the backlog oldest first.
+* The shift journal's line for a check (:mod:`firmware.journal`) is written
+  in the same transaction as the check itself: a power cut leaves a check
+  queued and listed in the shift, or neither.
+* A later revision of an answer (an examiner's verdict on a possible match)
+  replaces the stored one and is shown again; the same revision again is a
+  harmless duplicate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +58,20 @@ CREATE TABLE IF NOT EXISTS answers (
     shown INTEGER NOT NULL DEFAULT 0,
     sealed BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checks (
+    id BLOB PRIMARY KEY,
+    shift INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    acknowledged_ms INTEGER,
+    acknowledged_by TEXT
+);
 """
+MIGRATIONS = (
+    # 1: answers keep their revision (possible match, then the examiner's verdict)
+    "ALTER TABLE answers ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+)
+"""Schema changes in order; PRAGMA user_version counts those applied."""
 
 
 class OutboxError(Exception):
@@ -94,6 +115,7 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        _migrate(self._db)
         if max_bytes is not None:
             page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
             self._db.execute(f"PRAGMA max_page_count={max(16, max_bytes // page)}")
@@ -108,6 +130,7 @@ class Outbox:
         db = sqlite3.connect(path)
         try:
             db.executescript(SCHEMA)
+            _migrate(db)
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         finally:
             db.close()
@@ -119,19 +142,42 @@ class Outbox:
 
     # -- queue ----------------------------------------------------------------------------------
 
-    def put(self, record_id: bytes, envelope: bytes, *, live: bool = True) -> None:
-        """Store a sealed check durably; OutboxFull if there is no room."""
+    def put(
+        self,
+        record_id: bytes,
+        envelope: bytes,
+        *,
+        live: bool = True,
+        journal: tuple[int, bytes] | None = None,
+    ) -> None:
+        """Store a sealed check durably; OutboxFull if there is no room.
+
+        ``journal`` is (shift, details): the shift journal's line for the check, sealed
+        like the check and written in the same transaction.
+        """
         self._check_space(len(envelope))
         sealed = self._seal(record_id, envelope)
+        now = _now_ms()
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
                     "INSERT OR IGNORE INTO records (id, created_ms, live, sealed) "
                     "VALUES (?, ?, ?, ?)",
-                    (record_id, _now_ms(), int(live), sealed),
+                    (record_id, now, int(live), sealed),
                 )
-            except sqlite3.OperationalError as exc:
-                if "full" in str(exc).lower():
+                if journal is not None:
+                    shift, details = journal
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO checks (id, shift, created_ms, sealed) "
+                        "VALUES (?, ?, ?, ?)",
+                        (record_id, shift, now, self._seal(record_id, details)),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:  # SQLite rolls back by itself when the disk is full
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
                     raise OutboxFull(self._full_message()) from exc
                 raise
 
@@ -160,22 +206,39 @@ class Outbox:
                 (_now_ms(), record_id),
             )
 
-    def answered(self, record_id: bytes, answer: bytes) -> bool:
-        """Store the answer and drop the record, atomically. False if it was not queued."""
+    def answered(self, record_id: bytes, answer: bytes, revision: int = 0) -> bool:
+        """Store the answer and drop the record, atomically.
+
+        True when the answer is new for the officer: the record was queued, or this is
+        a later revision than the stored answer (which it replaces, to be shown again).
+        False for a duplicate.
+        """
         sealed = self._seal(record_id, answer)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 gone = self._db.execute("DELETE FROM records WHERE id = ?", (record_id,)).rowcount
-                self._db.execute(
-                    "INSERT OR IGNORE INTO answers (id, received_ms, sealed) VALUES (?, ?, ?)",
-                    (record_id, _now_ms(), sealed),
-                )
+                row = self._db.execute(
+                    "SELECT revision FROM answers WHERE id = ?", (record_id,)
+                ).fetchone()
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO answers (id, received_ms, sealed, revision) "
+                        "VALUES (?, ?, ?, ?)",
+                        (record_id, _now_ms(), sealed, revision),
+                    )
+                newer = row is not None and revision > int(row[0])
+                if newer:
+                    self._db.execute(
+                        "UPDATE answers SET received_ms = ?, sealed = ?, revision = ?, shown = 0 "
+                        "WHERE id = ?",
+                        (_now_ms(), sealed, revision, record_id),
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return gone == 1
+        return gone == 1 or newer
 
     def answer(self, record_id: bytes) -> bytes | None:
         with self._lock:
@@ -208,6 +271,21 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+    # -- for the shift journal, which shares this database -----------------------------------
+
+    @contextlib.contextmanager
+    def database(self) -> Iterator[sqlite3.Connection]:
+        """The outbox's connection, held for the caller alone (the journal's tables live here)."""
+        with self._lock:
+            yield self._db
+
+    def seal(self, record_id: bytes, data: bytes) -> bytes:
+        """Seal ``data`` under the outbox key, bound to this device and ``record_id``."""
+        return self._seal(record_id, data)
+
+    def open(self, record_id: bytes, sealed: bytes) -> bytes:
+        return self._open(record_id, sealed)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _seal(self, record_id: bytes, data: bytes) -> bytes:
@@ -234,6 +312,20 @@ class Outbox:
             f"the outbox is full ({len(self)} checks waiting): the check was NOT stored. "
             "Move to coverage so queued checks can be sent, or free space on the device."
         )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    done = int(db.execute("PRAGMA user_version").fetchone()[0])
+    for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if int(db.execute("PRAGMA user_version").fetchone()[0]) < number:
+                db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
 
 def _now_ms() -> int:

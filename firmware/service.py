@@ -1,26 +1,59 @@
-"""``hotspot device run``: the firmware as a systemd service (``Type=notify`` with a watchdog).
+"""``hotspot device run``: the handheld application as one systemd service (``Type=notify``).
 
-It brings the hardware up, says READY to systemd only when every device
-answered (so ``systemctl start`` and the update guard see a real start, not a
-process that exists), then pets the watchdog from the loop that polls the
-battery and the link; a hung loop stops petting and systemd restarts the
-service, which the update guard counts as a failed start of a release on
-trial. The protocol is a datagram to ``$NOTIFY_SOCKET`` (sd_notify(3)),
-spoken here directly so that the service needs no libsystemd binding.
+It brings the hardware up, then the outbox and the uplink, the link
+supervisor, the status monitor (which also sends the telemetry) and the
+officer interface on 127.0.0.1, and says READY to systemd only when they all
+run (so ``systemctl start`` and the update guard see a real start). A device
+that does not answer is reported; the service refuses to start only without
+the parts no check can be made without (the secure element that seals every
+record, and the fingerprint sensor) and otherwise runs degraded, telling the
+officer what is missing (no camera: fingerprints only; no modem: checks queue).
+
+The watchdog is petted only while every worker is alive and going round: a
+hung uplink, link supervisor or status loop, or a capture stuck beyond its
+bound, stops the petting and systemd restarts the service, which the update
+guard counts as a failed start of a release on trial. The protocol is a
+datagram to ``$NOTIFY_SOCKET`` (sd_notify(3)), spoken here directly so that
+the service needs no libsystemd binding.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
-from firmware import config as config_mod
 from firmware import selftest
+from firmware.app import AppConfig, Handheld
+from firmware.config import DeviceConfig
+from firmware.link import LinkSupervisor
+from firmware.officer.accounts import Accounts
+from firmware.officer.desk import Desk
+from firmware.officer.events import EventHub
+from firmware.officer.journal import Journal
+from firmware.officer.status import StatusMonitor
+from firmware.officer.workflow import CheckWorkflow
+from firmware.ui.app import create_app
+from firmware.ui.server import InterfaceServer
+from firmware.uplink import UplinkConfig
 from firmware.wiring import Devices
 from hal.errors import HalError
+from wire.answer import Answer
+
+log = logging.getLogger(__name__)
+
+ESSENTIAL = ("secure_element", "fingerprint")
+"""Without these no check can be made: the service does not start."""
+CAPTURE_BOUND_S = 60.0
+"""A capture running this much longer than the sensor's own timeout is hung."""
+
+
+class ServiceError(Exception):
+    """The service cannot run; the message says what to fix."""
 
 
 def sd_notify(message: str) -> bool:
@@ -42,37 +75,189 @@ def watchdog_interval_s(default: float = 10.0) -> float:
     return int(usec) / 2e6 if usec and usec.isdigit() else default
 
 
-def run(config_path: str | None, data_dir: Path | None, stop: threading.Event) -> int:
-    cfg = config_mod.load(config_path)
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    with Devices(cfg) as devices:
+class Service:
+    def __init__(
+        self, config: DeviceConfig, data_dir: Path | None = None, *, say: bool = True
+    ) -> None:
+        config.require_service()
+        self.config = config
+        self.data_dir = data_dir or config.path(config.device.data_dir)
+        self._say = say
+        self._desk: Desk | None = None
+        self.faults: list[str] = []
+        self.devices: Devices | None = None
+        self.handheld: Handheld | None = None
+        self.link: LinkSupervisor | None = None
+        self.status: StatusMonitor | None = None
+        self.workflow: CheckWorkflow | None = None
+        self.server: InterfaceServer | None = None
+
+    def _print(self, text: str) -> None:
+        if self._say:
+            print(text, flush=True)
+
+    def start(self) -> Service:
+        cfg = self.config
+        assert cfg.uplink is not None and cfg.central is not None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.devices = devices = Devices(cfg)
         report = selftest.run(devices, registration_wait_s=3.0)
-        failing = [d for d in report.devices if not d.ok]
-        if failing:
-            for device in failing:
-                print(f"device {device.name} does not answer: {device.error}", flush=True)
-            sd_notify(f"STATUS=failing: {', '.join(d.name for d in failing)}")
-            return 1
-        sd_notify("READY=1\nSTATUS=all devices answer")
-        print("ready: all devices answer", flush=True)
+        for device in report.devices:
+            if not device.ok:
+                self.faults.append(device.name)
+                self._print(f"device {device.name} does not answer: {device.error}")
+        essential = [name for name in ESSENTIAL if name in self.faults]
+        if essential:
+            raise ServiceError(f"cannot take checks without: {', '.join(essential)}")
+        uplink = UplinkConfig(
+            device_id=cfg.device.id,
+            host=cfg.uplink.host,
+            port=cfg.uplink.port,
+            ca=cfg.path(cfg.uplink.ca),
+            cert=cfg.path(cfg.uplink.cert),
+            key=cfg.path(cfg.uplink.key),
+            central_answers_public=cfg.path(cfg.central.answers_public),
+            window=cfg.uplink.window,
+            resend_after_s=cfg.uplink.resend_after_s,
+        )
+        modem = None if "modem" in self.faults else devices.modem
+        gauge = None if "fuel_gauge" in self.faults else devices.fuel_gauge
+        self.handheld = handheld = Handheld(
+            AppConfig(
+                device_id=cfg.device.id,
+                operator_id="",
+                data_dir=self.data_dir,
+                central_records_public=cfg.path(cfg.central.records_public),
+                uplink=uplink,
+                identity_slot=cfg.secure_element.identity_slot,
+                training=cfg.training,
+                operation_id=cfg.operation.id or None,
+            ),
+            devices.secure_element,
+            self._on_answer,
+            modem,
+        )
+        hub = EventHub()
+        journal = Journal(handheld.outbox, handheld.uplink.read_answer)
+        self.status = status = StatusMonitor(
+            hub,
+            journal,
+            modem,
+            gauge,
+            cfg.training,
+            telemetry=lambda: handheld.send_telemetry(gauge),
+            telemetry_s=cfg.telemetry.period_s,
+        )
+        self.workflow = workflow = CheckWorkflow(
+            hub,
+            handheld,
+            lambda: devices.fingerprint,
+            lambda: devices.camera,
+            finger_timeout_s=cfg.fingerprint.capture_timeout_s,
+            token_image=cfg.camera.token_image,
+            marker=Path(cfg.device.capture_marker),
+            on_queued=status.kick,
+        )
+        accounts = Accounts(journal, cfg.officers, cfg.interface, lambda: cfg.operation.id)
+        self._desk = Desk(hub, journal, accounts, workflow, status, cfg.operation, cfg.training)
+        app, interface = create_app(self._desk, cfg.interface, cfg.interface.port)
+        self.server = InterfaceServer(app, interface, cfg.interface.port)
+        if modem is not None:
+            self.link = LinkSupervisor(modem, cfg.modem.apn, poll_s=5.0).start()
+        handheld.start()
+        status.start()
+        self.server.start()
+        mode = "TRAINING (emulated hardware)" if cfg.training else "live"
+        self._print(f"officer interface: {self.server.url} ({mode})")
+        return self
+
+    @property
+    def desk(self) -> Desk:
+        assert self._desk is not None, "start() first"
+        return self._desk
+
+    def _on_answer(self, answer: Answer) -> None:
+        if self._desk is not None:
+            self._desk.on_answer(answer)
+
+    def hung(self) -> str | None:
+        """Why the watchdog must not be petted now, or None when every worker is healthy."""
+        now = time.monotonic()
+        if self.handheld is not None:
+            uplink = self.handheld.uplink
+            if not uplink.alive or now - uplink.beat > 30:
+                return "the uplink stopped"
+        if self.link is not None and now - self.link.beat > self.link.poll_s + 60:
+            return "the link supervisor is stuck"
+        if self.status is not None and now - self.status.beat > 60:
+            return "the status monitor is stuck"
+        if self.server is not None and not self.server.alive:
+            return "the officer interface stopped"
+        if self.workflow is not None:
+            since = self.workflow.busy_since
+            bound = self.config.fingerprint.capture_timeout_s + CAPTURE_BOUND_S
+            if since is not None and now - since > bound:
+                return "a capture is stuck"
+        return None
+
+    def summary(self) -> str:
+        status = self.status.status if self.status is not None else None
+        parts = []
+        if self.faults:
+            parts.append("not answering: " + ", ".join(self.faults))
+        if status is not None:
+            parts.append(f"link {'up' if status.link_up else 'down'}")
+            if status.battery_percent is not None:
+                parts.append(f"battery {status.battery_percent:.0f}%")
+            parts.append(f"{status.backlog} queued")
+        return ", ".join(parts)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.workflow is not None:
+            self.workflow.abandon()
+            self.workflow.wait(15)
+        if self.status is not None:
+            self.status.stop()
+        if self.link is not None:
+            self.link.stop()
+        if self.handheld is not None:
+            self.handheld.stop()
+        if self.devices is not None:
+            self.devices.close()
+
+
+def run(config: DeviceConfig, data_dir: Path | None, stop: threading.Event) -> int:
+    try:
+        service = Service(config, data_dir)
+        service.start()
+    except (ServiceError, HalError, OSError) as exc:
+        message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}: {exc.filename}"
+        print(f"hotspot device run: {message}", flush=True)
+        sd_notify(f"STATUS=failing: {message}")
+        return 1
+    try:
+        sd_notify(f"READY=1\nSTATUS={service.summary() or 'running'}")
+        print(f"ready: {service.summary()}", flush=True)
         period = watchdog_interval_s()
+        said: str | None = None
         while not stop.wait(period):
-            status = []
-            try:
-                battery = devices.fuel_gauge.read()
-                status.append(f"battery {battery.soc_percent:.0f}%")
-            except HalError as exc:
-                status.append(f"battery unknown ({type(exc).__name__})")
-            link = devices.modem.link
-            status.append(f"link {'up' if link.up else 'down'}")
-            sd_notify(f"WATCHDOG=1\nSTATUS={', '.join(status)}")
-    sd_notify("STOPPING=1")
+            reason = service.hung()
+            if reason is None:
+                sd_notify(f"WATCHDOG=1\nSTATUS={service.summary()}")
+            elif reason != said:
+                log.error("watchdog not petted: %s", reason)
+                sd_notify(f"STATUS=hung: {reason}")
+            said = reason
+        sd_notify("STOPPING=1")
+    finally:
+        service.stop()
     return 0
 
 
-def main(config_path: str | None, data_dir: Path | None) -> int:
+def main(config: DeviceConfig, data_dir: Path | None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     signal.signal(signal.SIGINT, lambda *_a: stop.set())
-    return run(config_path, data_dir, stop)
+    return run(config, data_dir, stop)

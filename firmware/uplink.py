@@ -94,6 +94,8 @@ class Uplink:
         self._client = self._make_client()
         self._loop_running = False
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
+        self.beat = time.monotonic()
+        """When the supervisor loop last went round: the service's watchdog reads it."""
 
     # -- control ---------------------------------------------------------------------------
 
@@ -106,16 +108,24 @@ class Uplink:
         """Show answers that were stored but never displayed (the device died in between)."""
         shown = 0
         for record_id, payload in self._outbox.unshown_answers():
-            try:
-                answer = Answer.decode(
-                    envelope.verify_sign1(payload, CENTRAL_KID, self._central_key)
-                )
-            except WireError:
+            answer = self.read_answer(payload)
+            if answer is None:
                 self._outbox.mark_shown(record_id)  # not an answer we can show: do not loop on it
                 continue
             self._show(answer)
             shown += 1
         return shown
+
+    def read_answer(self, payload: bytes) -> Answer | None:
+        """A stored, signed answer verified against the central key; None if it does not."""
+        try:
+            return Answer.decode(envelope.verify_sign1(payload, CENTRAL_KID, self._central_key))
+        except WireError:
+            return None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def _show(self, answer: Answer) -> None:
         try:
@@ -156,6 +166,7 @@ class Uplink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.beat = time.monotonic()
             if not self._link_up:
                 if self.connected.is_set() or self._loop_running:
                     self._disconnect()
@@ -300,7 +311,7 @@ class Uplink:
         except WireError as exc:
             log.warning("ignored an answer that does not verify: %s", type(exc).__name__)
             return
-        if not self._outbox.answered(answer.record_id, bytes(msg.payload)):
+        if not self._outbox.answered(answer.record_id, bytes(msg.payload), answer.revision):
             return  # the same answer again (the record was re-sent): already shown
         self._show(answer)
 

@@ -152,7 +152,13 @@ class Rig:
         self.secure_element.corrupt_responses = False
 
     def config_text(self) -> str:
+        """The hardware half of a device configuration: every part is one of the rig's
+        emulators, behind its real wire, so the device says it is a training device."""
         return f"""# Written by the HOTSPOT rig: the firmware talks to emulators over real wires.
+[device]
+emulated = true
+capture_marker = "{self.workdir / "capturing"}"
+
 [fingerprint]
 driver = "r30x"
 port = "{self.fingerprint.path}"

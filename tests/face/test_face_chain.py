@@ -60,10 +60,10 @@ def test_a_good_frame_scores_high_with_no_guidance() -> None:
 @pytest.mark.parametrize(
     ("variation", "failing", "advice"),
     [
-        ({"blur_sigma": 4.0}, "sharpness", "blurred"),
-        ({"exposure": 0.2}, "underexposure", "too dark"),
-        ({"exposure": 2.6}, "overexposure", "too bright"),
-        ({"scale": 0.3}, "inter_eye_distance", "move closer"),
+        ({"blur_sigma": 4.0}, "sharpness", "Blurred"),
+        ({"exposure": 0.2}, "underexposure", "Too dark"),
+        ({"exposure": 2.6}, "overexposure", "Too bright"),
+        ({"scale": 0.3}, "inter_eye_distance", "Move closer"),
     ],
 )
 def test_quality_drops_and_says_why(variation: dict[str, float], failing: str, advice: str) -> None:

@@ -152,3 +152,50 @@ def test_power_cut_at_a_random_instant_loses_nothing(tmp_path: Path, run: int) -
     assert not (queued & answered)  # nothing answered comes back
     assert all(box.answer(r) == b"a" for r in answered)
     assert len(box.due(10_000)) == len(queued)
+
+
+def test_a_later_revision_of_an_answer_replaces_it_and_is_shown_again(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", KEY, "hh-0001")
+    rid = uuid7()
+    box.put(rid, b"env")
+    assert box.answered(rid, b"possible match", revision=0)
+    box.mark_shown(rid)
+    assert not box.answered(rid, b"possible match", revision=0)  # the same one again
+    assert box.answered(rid, b"verified: hit", revision=1)
+    assert box.answer(rid) == b"verified: hit"
+    assert box.unshown_answers() == [(rid, b"verified: hit")]
+    assert not box.answered(rid, b"possible match", revision=0)  # a stale copy arrives late
+    assert box.answer(rid) == b"verified: hit"
+
+
+def test_the_journal_line_is_written_with_the_check_or_not_at_all(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", KEY, "hh-0001", max_bytes=64 * 1024)
+    rid = uuid7()
+    box.put(rid, b"env", journal=(7, b"CASE-REF-SECRET"))
+    row = box._db.execute("SELECT shift, sealed FROM checks WHERE id = ?", (rid,)).fetchone()
+    assert row[0] == 7 and box.open(rid, bytes(row[1])) == b"CASE-REF-SECRET"
+    with pytest.raises(OutboxFull):
+        for _ in range(1000):
+            box.put(uuid7(), os.urandom(2000), journal=(7, b"x" * 500))
+    records = {bytes(r[0]) for r in box._db.execute("SELECT id FROM records")}
+    lines = {bytes(r[0]) for r in box._db.execute("SELECT id FROM checks")}
+    assert records == lines  # the refused check left neither
+    box.close()
+    assert b"CASE-REF-SECRET" not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+
+def test_an_outbox_of_the_previous_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE answers (id BLOB PRIMARY KEY, received_ms INTEGER NOT NULL, "
+        "shown INTEGER NOT NULL DEFAULT 0, sealed BLOB NOT NULL);"
+    )
+    old.close()
+    box = Outbox(path, KEY, "hh-0001")
+    rid = uuid7()
+    box.put(rid, b"env")
+    assert box.answered(rid, b"a") and box.answered(rid, b"b", revision=2)
+    assert box._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    box.close()
+    assert Outbox(path, KEY, "hh-0001").answer(rid) == b"b"  # opening again changes nothing

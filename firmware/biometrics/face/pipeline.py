@@ -23,8 +23,9 @@ from firmware.biometrics.face.frames import Floats, Rgb, check_rgb
 from firmware.biometrics.face.landmarks import LEFT_IRIS, RIGHT_IRIS, Landmarker, Mesh
 from firmware.biometrics.face.quality import FaceQuality, assess
 from firmware.biometrics.face.token import jpeg, token_image
+from firmware.text import N_
 
-NO_FACE_ADVICE = "no face found: point the camera at the person's face, 0.5 to 1.5 m away"
+NO_FACE_ADVICE = N_("No face found: point the camera at the person's face, 0.5 to 1.5 m away.")
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,13 @@ class CaptureWindow:
     frames: int = 0
     faces: int = 0
     best: FrameResult | None = None
+    last: FrameResult | None = None
+    """The latest frame's result (None when it held no face): the preview draws its box."""
 
     def feed(self, frame: Rgb) -> tuple[str, ...]:
         """Analyse one preview frame; return the guidance to show for it now."""
         self.frames += 1
-        result = self.analyzer.analyse(frame)
+        result = self.last = self.analyzer.analyse(frame)
         if result is None:
             return (NO_FACE_ADVICE,)
         self.faces += 1

@@ -34,6 +34,7 @@ from firmware.biometrics.face.landmarks import (
     RIGHT_IRIS,
     Mesh,
 )
+from firmware.text import N_
 
 PITCH_OFFSET_DEG = -8.0
 """The forehead-chin line of a face looking into the camera is not upright in the mesh's
@@ -155,76 +156,85 @@ def assess(
             "inter_eye_distance",
             ied,
             _rise(ied, 28.0, 4.0),
-            "move closer: the face is too small in the picture",
+            N_("Move closer: the face is too small in the picture."),
         ),
         Measure(
             "yaw",
             yaw,
             _rise(-abs(yaw), -25.0, 4.0),
-            "ask the person to face the camera: the head is turned",
+            N_("Ask the person to face the camera: the head is turned."),
         ),
         Measure(
             "pitch",
             pitch,
             _rise(-abs(pitch), -25.0, 4.0),
-            "ask the person to look straight ahead, not up or down",
+            N_("Ask the person to look straight ahead, not up or down."),
         ),
         Measure(
-            "roll", roll, _rise(-abs(roll), -30.0, 5.0), "ask the person to hold the head level"
+            "roll",
+            roll,
+            _rise(-abs(roll), -30.0, 5.0),
+            N_("Ask the person to hold the head level."),
         ),
         Measure(
             "eyes_open",
             eyes,
             _rise(eyes, 0.14, 0.025),
-            "ask the person to open the eyes and look at the camera",
+            N_("Ask the person to open the eyes and look at the camera."),
         ),
         Measure(
-            "mouth_closed", mouth, _rise(-mouth, -0.35, 0.06), "ask the person to close the mouth"
+            "mouth_closed",
+            mouth,
+            _rise(-mouth, -0.35, 0.06),
+            N_("Ask the person to close the mouth."),
         ),
         Measure(
             "sharpness",
             sharp,
             _rise(sharp, 2.0, 0.35),
-            "blurred: hold the device still and let it focus",
+            N_("Blurred: hold the device still and let it focus."),
         ),
         Measure(
             "underexposure",
             lum,
             _rise(lum, 45.0, 10.0),
-            "too dark: add light on the face or move to a brighter place",
+            N_("Too dark: add light on the face or move to a brighter place."),
         ),
         Measure(
-            "overexposure", lum, _rise(-lum, -220.0, 10.0), "too bright: move out of direct light"
+            "overexposure",
+            lum,
+            _rise(-lum, -220.0, 10.0),
+            N_("Too bright: move out of direct light."),
         ),
         Measure(
             "backlight",
             backlight,
             _rise(-backlight, -2.2, 0.3),
-            "backlit: turn the person away from the light source",
+            N_("Backlit: turn the person away from the light source."),
         ),
         Measure(
             "dynamic_range",
             entropy,
             _rise(entropy, 4.5, 0.4),
-            "flat light: the face has too little contrast",
+            N_("Flat light: the face has too little contrast."),
         ),
         Measure(
             "illumination_uniformity",
             uniform,
             _rise(uniform, 0.5, 0.07),
-            "one side of the face is in shadow: turn the person towards the light",
+            N_("One side of the face is in shadow: turn the person towards the light."),
         ),
         Measure(
             "single_face",
             float(faces_in_view),
             1.0 if faces_in_view == 1 else 0.3,
-            "more than one face in view: frame only the person being checked",
+            N_("More than one face in view: frame only the person being checked."),
         ),
         Measure(
             "embedding_strength",
             embedding_norm,
             _rise(embedding_norm, (NORM_WEAK + NORM_STRONG) / 2, 1.0),
-            "the face is not clear enough to recognise: retake it",
+            N_("The face is not clear enough to recognise: retake it."),
         ),
     )
     scores = np.array([max(m.score, 1e-3) for m in measures])

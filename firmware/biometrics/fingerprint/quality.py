@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from firmware.biometrics.fingerprint.blocks import MIN_CONTRAST, Blocks, Mask
+from firmware.text import N_
 
 GOOD_BLOCK = 40
 EVIDENCE_SCALE = 18.0
@@ -45,18 +46,44 @@ window, where a flat fingertip covers 150 mm² or more). The finger's whole area
 only its good blocks: a faint print is too light, not too small."""
 
 ADVICE = {
-    "too_small": "too little of the finger is on the sensor: lay the flat of the fingertip "
-    "over the whole window, not just the tip",
-    "off_centre": "the finger is off-centre: move it {where} so the whorl sits in the middle",
-    "too_light": "the print is too light: press a little harder; if the skin is dry, "
-    "breathe on the fingertip first",
-    "too_dark": "the print is too dark: press more lightly; if the finger is wet or sweaty, "
-    "wipe it dry",
-    "smudged": "the ridges are smudged: hold the finger still until the light changes, "
-    "and wipe the sensor glass if it is marked",
-    "few_minutiae": "too little ridge detail was found: clean and dry the finger, "
-    "press it flat and take it again",
+    "too_small": N_(
+        "Too little of the finger is on the sensor: lay the flat of the fingertip over the "
+        "whole window, not just the tip."
+    ),
+    "too_light": N_(
+        "The print is too light: press a little harder; if the skin is dry, breathe on the "
+        "fingertip first."
+    ),
+    "too_dark": N_(
+        "The print is too dark: press more lightly; if the finger is wet or sweaty, wipe it dry."
+    ),
+    "smudged": N_(
+        "The ridges are smudged: hold the finger still, and wipe the sensor glass if it is marked."
+    ),
+    "few_minutiae": N_(
+        "Too little ridge detail was found: clean and dry the finger, press it flat and take "
+        "it again."
+    ),
 }
+OFF_CENTRE = {
+    "up": N_("The finger is off-centre: move it up so the whorl sits in the middle."),
+    "down": N_("The finger is off-centre: move it down so the whorl sits in the middle."),
+    "left": N_("The finger is off-centre: move it left so the whorl sits in the middle."),
+    "right": N_("The finger is off-centre: move it right so the whorl sits in the middle."),
+    "up_left": N_(
+        "The finger is off-centre: move it up and to the left so the whorl sits in the middle."
+    ),
+    "up_right": N_(
+        "The finger is off-centre: move it up and to the right so the whorl sits in the middle."
+    ),
+    "down_left": N_(
+        "The finger is off-centre: move it down and to the left so the whorl sits in the middle."
+    ),
+    "down_right": N_(
+        "The finger is off-centre: move it down and to the right so the whorl sits in the middle."
+    ),
+}
+"""The advice for "off_centre", by the direction the finger should move."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +94,7 @@ class FingerQuality:
     """Quality 0-100 of each block of the image (0 off the finger)."""
     measures: dict[str, float] = field(default_factory=dict)
     failing: tuple[str, ...] = ()
-    """Keys of ADVICE that apply, worst first."""
+    """Keys of ADVICE (and "off_centre") that apply, worst first."""
     guidance: tuple[str, ...] = ()
     """What to tell the officer; empty when the capture is good."""
 
@@ -118,7 +145,7 @@ def assess(
         "minutiae": float(len(reliabilities)),
     }
     failing: list[str] = []
-    where = ""
+    where = ""  # the direction to move an off-centre finger: a key of OFF_CENTRE
     if finger.any():
         grey = float(np.median(blocks.mean[finger]))
         contrast = float(np.median(blocks.contrast[finger]))
@@ -141,7 +168,7 @@ def assess(
         if max(abs(dx), abs(dy)) > 0.18 and coverage < 0.75:
             horizontal = ("left" if dx > 0 else "right") if abs(dx) > 0.18 else ""
             vertical = ("up" if dy > 0 else "down") if abs(dy) > 0.18 else ""
-            where = " and ".join(w for w in (vertical, horizontal) if w)
+            where = "_".join(w for w in (vertical, horizontal) if w)
             failing.append("off_centre")
         if grey > 185 or (contrast < 20 and grey > 128) or ridge_share < 0.3:
             failing.append("too_light")
@@ -163,5 +190,5 @@ def assess(
     if score >= 60:
         # A good score overrides soft complaints; only a bad placement still gets advice.
         failing = [f for f in failing if f in ("too_small", "off_centre")]
-    guidance = tuple(ADVICE[f].format(where=where) for f in failing)
+    guidance = tuple(OFF_CENTRE[where] if f == "off_centre" else ADVICE[f] for f in failing)
     return FingerQuality(score, per_block, measures, tuple(failing), guidance)

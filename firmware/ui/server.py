@@ -1,0 +1,57 @@
+"""The interface's HTTP server: uvicorn on 127.0.0.1 in a thread of the device service."""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+from starlette.applications import Starlette
+
+from firmware.ui.app import Interface
+
+
+class InterfaceError(Exception):
+    """The interface could not start (the port is taken)."""
+
+
+class InterfaceServer:
+    def __init__(self, app: Starlette, interface: Interface, port: int) -> None:
+        self.interface = interface
+        self.port = port
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="interface", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self, timeout_s: float = 15.0) -> InterfaceServer:
+        self._thread.start()
+        waited = 0.0
+        while not self._server.started and self._thread.is_alive() and waited < timeout_s:
+            self._thread.join(0.05)
+            waited += 0.05
+        if not self._server.started:
+            raise InterfaceError(
+                f"the officer interface could not listen on 127.0.0.1:{self.port} (is another "
+                "program using the port? set [interface] port)"
+            )
+        return self
+
+    def stop(self) -> None:
+        self.interface.close_streams()
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
