@@ -75,6 +75,11 @@ def register_demo(areas: Any) -> None:
         action="store_true",
         help="then a fleet update: TUF repository, rollout, A/B switch, automatic rollback",
     )
+    demo.add_argument(
+        "--exit",
+        action="store_true",
+        help="end after the scripted patrol instead of keeping the handheld up for a browser",
+    )
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -83,7 +88,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from hil import demo
 
-    status = demo.run(sys.stdout, realtime=not args.fast)
+    def stay() -> None:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+
+    keep = None if args.exit or args.update else stay
+    status = demo.run(sys.stdout, realtime=not args.fast, stay=keep)
     if args.update and status == 0:
         from hil import update_demo
 

@@ -1,64 +1,71 @@
-"""``hotspot demo``: the whole HOTSPOT loop on this machine, hardware emulated.
+"""``hotspot demo``: the whole HOTSPOT system on this machine, hardware emulated.
 
-A scripted patrol: the central side (fleet CA, Mosquitto with TLS and the ACL,
-one gateway, a watchlist with one wanted person) and one handheld running the
-real firmware against its emulated peripherals. Three people are checked in a
-valley without coverage — the checks are queued, sealed, on the outbox; then
-coverage returns, the queued checks leave, and the answers come back, one of
-them a HIT. A last check, taken with coverage, is answered at once.
+The central side (fleet CA, Mosquitto with TLS and the ACL, one gateway, a
+watchlist with one wanted person) and one handheld: the device service
+(``hotspot device run``, as on a handheld) on the emulated rig, with its
+officer interface on 127.0.0.1. A scripted officer works a patrol through
+that interface: three people checked in a valley without coverage (queued,
+sealed, in the outbox), coverage returns, the answers come back (one of them
+a HIT, acknowledged), and a last check with coverage is answered at once.
+Then the handheld stays up for a person to work a shift in a browser, until
+Ctrl-C (``--exit`` ends the demo after the patrol).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
+import itertools
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
 
 from central.watchlist import WatchlistEntry
-from firmware import capture, selftest
-from firmware import config as config_mod
 from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
-from firmware.link import LinkSupervisor
-from firmware.outbox import OutboxFull
-from firmware.wiring import Devices
-from hal.modem.protocol import LinkState
 from hal.phantoms import fingerprint as fp
+from hil.handheld import HandheldProcess
+from hil.officer import Officer
+from hil.rig import Rig
 from hil.system import System
-from wire.answer import HIT, Answer
 
-RIGHT_INDEX = 2
+RIGHT_INDEX, LEFT_INDEX = 2, 7
 PEOPLE = {"A": 101, "B": 102, "C": 103, "D": 104}
 WANTED = "C"
 WANTED_REF = "WL-2026-0042"
+OFFICER, PIN = "officer-1", "2468"
 
 
 def _finger(person: str) -> fp.FingerIdentity:
     return fp.identity(PEOPLE[person], seed=2026, shape=(400, 352))
 
 
-def _progress(out: TextIO) -> Callable[[int, int], None]:
-    tty = out.isatty()
+class Cast:
+    """Who is on the emulated sensor: a scripted person, or the people in turn, one person
+    for every ``per_person`` captures (a check of both index fingers)."""
 
-    def show(done: int, total: int) -> None:
-        if tty:
-            if done % 16 == 0 or done == total:
-                bar = "#" * (24 * done // total)
-                out.write(f"\r          receiving [{bar:<24}] {done}/{total} rows")
-                if done == total:
-                    out.write("\n")
-                out.flush()
-        elif done == total:
-            out.write(f"          received {total} rows\n")
+    def __init__(self, per_person: int = 2) -> None:
+        self.person: str | None = None
+        self._order = itertools.cycle(PEOPLE)
+        self._per_person = per_person
+        self._taken = 0
+        self._impressions = itertools.count(1)
+        self._current = next(self._order)
 
-    return show
+    def image(self) -> npt.NDArray[np.uint8]:
+        if self.person is not None:
+            who = self.person
+        else:
+            who = self._current
+            self._taken += 1
+            if self._taken % self._per_person == 0:
+                self._current = next(self._order)
+        return fp.impression(_finger(who), next(self._impressions), size=(288, 256))
 
 
-def run(out: TextIO, realtime: bool = True) -> int:
+def run(out: TextIO, realtime: bool = True, stay: Callable[[], None] | None = None) -> int:
     def say(who: str, text: str) -> None:
         print(f"[{who:<7}] {text}", file=out, flush=True)
 
@@ -66,6 +73,8 @@ def run(out: TextIO, realtime: bool = True) -> int:
         root = Path(tmp)
         print("HOTSPOT demo: central service and one handheld on this machine\n", file=out)
         system = System.start(root / "fleet")
+        rig = Rig(root / "rig", modem_scenario="no-coverage", realtime=realtime).start()
+        handheld = HandheldProcess(rig, system, "hh-demo-01", root / "handheld")
         try:
             say(
                 "central",
@@ -78,142 +87,117 @@ def run(out: TextIO, realtime: bool = True) -> int:
                 WatchlistEntry(WANTED_REF, "red-notice", ((RIGHT_INDEX, template),))
             )
             say("central", f"watchlist: {WANTED_REF} (red-notice), right index finger enrolled")
-            return _patrol(system, root, out, say, realtime)
+            cast = Cast()
+            rig.fingerprint.set_image_source(cast.image)
+            handheld.enrol().start()
+            say("device", "hh-demo-01: device service up (training: emulated hardware)")
+            say("device", f"officer interface: {handheld.url}")
+            status = _patrol(system, rig, handheld, cast, out, say)
+            if status == 0 and stay is not None:
+                cast.person = None
+                print(
+                    f"\nThe handheld stays up. Open {handheld.url} in a browser and sign in as "
+                    f"{OFFICER} with PIN {PIN}.\nThe emulated sensor presents people "
+                    f"{', '.join(PEOPLE)} in turn, one per two fingers; {WANTED} is on the "
+                    f"watchlist ({WANTED_REF}).\nPress Ctrl-C to stop.",
+                    file=out,
+                    flush=True,
+                )
+                stay()
+            return status
         finally:
+            handheld.stop()
+            rig.stop()
             system.stop()
 
 
 def _patrol(
     system: System,
-    root: Path,
+    rig: Rig,
+    handheld: HandheldProcess,
+    cast: Cast,
     out: TextIO,
     say: Callable[[str, str], None],
-    realtime: bool,
 ) -> int:
-    cfg = config_mod.load()
-    cfg = dataclasses.replace(cfg, modem=dataclasses.replace(cfg.modem, scenario="no-coverage"))
-    asked: dict[bytes, tuple[str, float]] = {}
+    officer = Officer(handheld.url)
+    officer.sign_in(OFFICER, PIN)
+    say("officer", f"{OFFICER} signed in")
+    asked: dict[str, str] = {}
+    answers: dict[str, dict[str, Any]] = {}
     answered = threading.Event()
-    results: list[Answer] = []
 
-    def on_answer(answer: Answer) -> None:
-        label, queued = asked.get(answer.record_id, ("?", time.monotonic()))
-        waited = time.monotonic() - queued
-        if answer.outcome == HIT:
+    def check(number: int, person: str, face: bool) -> None:
+        cast.person = person
+        fingers = (RIGHT_INDEX, LEFT_INDEX)
+        say("officer", f"check {number}: person {person}, both index fingers on the sensor")
+        record_id, state, results = officer.check(fingers, f"DEMO-{number}", face=face)
+        asked[record_id] = f"check {number} (person {person})"
+        quality = ", ".join(str(r["quality"]) for r in results[:2])
+        extra = f", face quality {results[2]['quality']}/100" if face else ""
+        text = "queued (no coverage)" if state == "queued" else "sent"
+        say("device", f"check {number}: finger quality {quality}{extra}, sealed, {text}")
+
+    link = threading.Event()
+
+    def listen(name: str, data: dict[str, Any]) -> None:
+        if name == "status" and data.get("link_up") and not link.is_set():
+            link.set()
             say(
-                "ANSWER",
-                f"{label}: *** HIT *** {answer.reference} ({answer.notice}), score "
-                f"{answer.score:.2f} — detain and follow the notice procedure",
+                "modem",
+                f"link up: {data['operator']}, {data['signal_dbm']} dBm, {data['technology']}",
             )
-        else:
-            outcome = answer.outcome.replace("_", "-")
-            say("answer", f"{label}: {outcome} ({waited * 1000:.0f} ms after it was queued)")
-        results.append(answer)
-        answered.set()
-
-    with Devices(cfg, realtime_emulation=realtime) as devices:
-        report = selftest.run(devices, registration_wait_s=0.5)
-        for device in report.devices:
-            state = "ok" if device.ok else f"FAILED: {device.error}"
-            say("device", f"{device.name:<15} {state}")
-        if not all(d.ok for d in report.devices if d.name != "modem"):
-            return 1
-        se = devices.secure_element
-        app = system.handheld("hh-demo-01", se, on_answer)
-        key_id = hashlib.sha256(se.public_key(0)).hexdigest()[:16]
-        say("device", f"hh-demo-01 registered with the central service (identity key {key_id})")
-        devices.modem.subscribe(app.link_changed)
-
-        def on_link(state: LinkState) -> None:
-            if state.up:
+        if name == "answer":
+            line = data["line"]
+            label = asked.get(line["id"], "?")
+            if line["outcome"] == "hit":
                 say(
-                    "modem",
-                    f"link up: {state.operator}, {state.signal_dbm} dBm, "
-                    f"{state.access_technology}, address {state.ip_address}",
+                    "ANSWER",
+                    f"{label}: *** HIT *** {line['reference']} ({line['notice']}) — "
+                    f"{line['action_text']}",
                 )
+            else:
+                say("answer", f"{label}: {line['outcome'].replace('_', '-')}")
+            answers[line["id"]] = line
+            answered.set()
 
-        devices.modem.subscribe(on_link)
-        link = LinkSupervisor(devices.modem, cfg.modem.apn, poll_s=1.0).start()
-        app.start()
-        sensor_emulator = devices.emulators["fingerprint"]
-        modem_emulator = devices.emulators["modem"]
-        try:
-            print("\n--- Patrol in a valley: no coverage ---", file=out)
-            for number, person in enumerate(["A", "B", WANTED], start=1):
-                _check(app, devices, sensor_emulator, person, number, asked, out, say)
-            say("outbox", f"{len(app.outbox)} checks sealed and waiting for coverage")
+    officer.subscribe(listen)
 
-            print("\n--- Coverage returns ---", file=out)
-            say("modem", "network found: registering")
-            modem_emulator.state.rssi = 17
-            modem_emulator.set_registration(1)
-            deadline = time.monotonic() + 30
-            while len(results) < 3 and time.monotonic() < deadline:
-                answered.wait(0.5)
-                answered.clear()
-            if len(results) < 3:
-                say("demo", "the queued checks were not all answered in time")
-                return 1
-
-            print("\n--- A check with coverage ---", file=out)
-            _check(app, devices, sensor_emulator, "D", 4, asked, out, say)
-            deadline = time.monotonic() + 15
-            while len(results) < 4 and time.monotonic() < deadline:
-                answered.wait(0.5)
-                answered.clear()
-            left = len(app.outbox)
-        finally:
-            app.stop()
-            link.stop()
-    hits = sum(1 for a in results if a.outcome == HIT)
+    print("\n--- Patrol in a valley: no coverage ---", file=out)
+    for number, person in enumerate(["A", "B", WANTED], start=1):
+        check(number, person, face=number == 1)
+    print("\n--- Coverage returns ---", file=out)
+    say("modem", "network found: registering")
+    rig.set_fault("modem.registration_loss", False)
+    if not _wait(answered, answers, 3, 60):
+        say("demo", "the queued checks were not all answered in time")
+        return 1
+    for record_id, line in list(answers.items()):
+        if line["outcome"] == "hit":
+            officer.acknowledge(record_id)
+            say("officer", f"{asked[record_id]}: HIT acknowledged by {OFFICER}")
+    print("\n--- A check with coverage ---", file=out)
+    check(4, "D", face=False)
+    if not _wait(answered, answers, 4, 30):
+        say("demo", "the last check was not answered in time")
+        return 1
+    hits = sum(1 for line in answers.values() if line["outcome"] == "hit")
+    left = officer.wait_status(lambda s: s.get("backlog") == 0)["backlog"]
+    officer.close()
     print(
-        f"\nDemo finished: {len(results)} checks answered, {hits} HIT raised, "
+        f"\nDemo finished: {len(answers)} checks answered, {hits} HIT raised, "
         f"{left} left in the outbox.",
         file=out,
     )
-    return 0 if len(results) == 4 and hits == 1 else 1
+    return 0 if len(answers) == 4 and hits == 1 else 1
 
 
-def _check(
-    app: object,
-    devices: Devices,
-    sensor_emulator: object,
-    person: str,
-    number: int,
-    asked: dict[bytes, tuple[str, float]],
-    out: TextIO,
-    say: Callable[[str, str], None],
-) -> None:
-    from firmware.app import Handheld
+def _wait(
+    event: threading.Event, answers: dict[str, Any], count: int, timeout_s: float
+) -> bool:
+    import time
 
-    assert isinstance(app, Handheld)
-    impressions = iter(range(1, 100))
-    sensor_emulator.set_image_source(  # type: ignore[attr-defined]
-        lambda: fp.impression(_finger(person), next(impressions), size=(288, 256))
-    )
-    say("officer", f"check {number}: person {person}, right index finger on the sensor")
-    result = capture.capture_finger(devices.fingerprint, 10.0, _progress(out))
-    fingers = app.templates([(RIGHT_INDEX, result.result)])
-    face = None
-    if number == 1:  # the face chain once: detect, quality, embedding, from the camera
-        say("officer", f"check {number}: and the face, camera on the person")
-        shot = capture.capture_face(devices.camera, frames=5)
-        face = shot.face
-        advice = "; ".join(shot.guidance) or "good shot"
-        say(
-            "device",
-            f"check {number}: face quality {shot.quality}/100 ({advice}), "
-            f"embedding {len(face.embedding) if face else 0} bytes",
-        )
-    try:
-        record_id = app.check(fingers, face)
-    except OutboxFull as exc:
-        say("officer", f"check {number} refused: {exc}")
-        return
-    asked[record_id] = (f"check {number} (person {person})", time.monotonic())
-    state = "sent" if app.uplink.connected.is_set() else "queued (no coverage)"
-    say(
-        "device",
-        f"check {number}: template {len(fingers[0].template)} bytes, quality "
-        f"{fingers[0].quality}, sealed by the secure element, {state}",
-    )
+    deadline = time.monotonic() + timeout_s
+    while len(answers) < count and time.monotonic() < deadline:
+        event.wait(0.5)
+        event.clear()
+    return len(answers) >= count

@@ -104,7 +104,7 @@ def run(out: TextIO | None = None) -> dict[str, Any]:
                 root,
                 releases["1.0.0"],
                 repo.trusted_root(),
-                OtaSettings(url, "hotspot-h1", ["--wait", "0.5"], mqtt=mqtt),
+                OtaSettings(url, "hotspot-h1", ["--wait", "0.5", "--emulated"], mqtt=mqtt),
             )
             layout = Layout(root)
             outbox = layout.data / "outbox.db"

@@ -242,8 +242,13 @@ def device_floor(layout: Any, cfg: Any) -> Any:
     from firmware import config as config_mod
     from firmware.wiring import Devices
 
+    if not cfg.device_config:
+        raise OtaError(
+            f"{layout.config / 'ota.toml'}: floor = \"secure-element\" needs device_config, the "
+            "device configuration that names the secure element"
+        )
     stack = contextlib.ExitStack()
-    devices = stack.enter_context(Devices(config_mod.load(cfg.device_config or None)))
+    devices = stack.enter_context(Devices(config_mod.load(cfg.device_config)))
     atexit.register(stack.close)
     return SecureElementFloor(layout.floor_file, devices.secure_element)
 

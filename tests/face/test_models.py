@@ -47,7 +47,7 @@ def _health(models: Path) -> tuple[int, dict[str, object]]:
 
     env = {**os.environ, "HOTSPOT_MODELS": str(models)}
     out = subprocess.run(
-        [sys.executable, "-m", "hotspot", "hal", "health", "--json"],
+        [sys.executable, "-m", "hotspot", "hal", "health", "--emulated", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -34,7 +34,7 @@ def test_the_model_card_carries_the_required_sections() -> None:
 
 def _health(models: Path) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-m", "hotspot", "hal", "health", "--json"],
+        [sys.executable, "-m", "hotspot", "hal", "health", "--emulated", "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, "HOTSPOT_MODELS": str(models)},

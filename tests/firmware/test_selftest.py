@@ -68,7 +68,7 @@ def test_face_capture_from_the_emulated_camera_keeps_the_best_frame() -> None:
 
 def test_cli_face_capture_prints_quality_guidance_and_size() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "hotspot", "face", "capture", "--frames", "3", "--json"],
+        [sys.executable, "-m", "hotspot", "face", "capture", "--emulated", "--frames", "3", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -82,7 +82,7 @@ def test_cli_face_capture_prints_quality_guidance_and_size() -> None:
 
 def test_cli_selftest_json() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "hotspot", "hal", "selftest", "--json"],
+        [sys.executable, "-m", "hotspot", "hal", "selftest", "--emulated", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

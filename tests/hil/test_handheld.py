@@ -19,9 +19,16 @@ def device_config(target: Any, tmp_path: Path) -> Path:
     i2c = target.get_resource("HotspotI2CBus", name="i2c")
     bus = i2c.bus if i2c.bus.startswith("unix:") else int(i2c.bus)
     bus_value = f'"{bus}"' if isinstance(bus, str) else str(bus)
+    # The emulated rig is a training device; the bench board is real hardware with its camera.
+    emulated = "hardware" not in target.env.get_target_features()
+    camera = '"emulated"' if emulated else "0"
     path = tmp_path / "device.toml"
     path.write_text(
-        f"""[fingerprint]
+        f"""[device]
+emulated = {str(emulated).lower()}
+[camera]
+index = {camera}
+[fingerprint]
 port = "{fingerprint.port}"
 baudrate = {fingerprint.speed}
 capture_timeout_s = 3.0

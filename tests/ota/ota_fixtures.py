@@ -66,7 +66,7 @@ class Fleet:
             root,
             release(self.contents, "1.0.0", MODEL_1),
             self.repo.trusted_root(),
-            OtaSettings(self.url, "hotspot-h1", ["--wait", "0.5", *health_args]),
+            OtaSettings(self.url, "hotspot-h1", ["--wait", "0.5", "--emulated", *health_args]),
         )
         layout = Layout(root)
         with sqlite3.connect(layout.data / "outbox.db") as db:  # stands in for the queue

@@ -20,7 +20,11 @@ def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) ->
 
     keys = tmp_path / "se"
     device_toml = tmp_path / "device.toml"
-    device_toml.write_text(f'[secure_element]\ndriver = "softkey"\nsoftkey_dir = "{keys}"\n')
+    device_toml.write_text(
+        '[device]\nemulated = true\n[fingerprint]\nport = "emulated"\n[camera]\nindex = "emulated"\n'
+        '[modem]\nport = "emulated"\n[fuel_gauge]\nbus = "emulated"\n'
+        f'[secure_element]\ndriver = "softkey"\nsoftkey_dir = "{keys}"\n'
+    )
     root = tmp_path / "dev-se"
     install_root(
         root,
@@ -29,7 +33,7 @@ def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) ->
         OtaSettings(
             fleet.url,
             "hotspot-h1",
-            ["--wait", "0.5"],
+            ["--wait", "0.5", "--emulated"],
             floor="secure-element",
             device_config=str(device_toml),
         ),

@@ -44,7 +44,7 @@ def _bootable(layout: Layout) -> None:
     assert current is not None
     manifest = slots.manifest_of(layout, current)
     assert manifest is not None and slots.verify(layout.slot(current), manifest) == []
-    report = check_slot(layout.slot(current), ["--wait", "0.5"], 60)
+    report = check_slot(layout.slot(current), ["--wait", "0.5", "--emulated"], 60)
     assert report.ok, report.reason
 
 
