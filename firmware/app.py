@@ -67,6 +67,7 @@ class Handheld:
         secure_element: SecureElement,
         on_answer: Callable[[Answer], None],
         modem: Modem | None = None,
+        on_sent: Callable[[bytes], None] | None = None,
     ) -> None:
         self.config = config
         self._se = secure_element
@@ -83,7 +84,7 @@ class Handheld:
             self.outbox = Outbox(path, key, config.device_id, max_bytes=config.outbox_max_bytes)
         self._central_pem = config.central_records_public.read_bytes()
         self._fingerprints: FingerprintAnalyzer | None = None
-        self.uplink = Uplink(config.uplink, self.outbox, on_answer)
+        self.uplink = Uplink(config.uplink, self.outbox, on_answer, on_sent)
         if modem is not None:
             modem.subscribe(self.link_changed)
 

@@ -198,13 +198,15 @@ class Outbox:
             Pending(bytes(r[0]), self._open(bytes(r[0]), bytes(r[1])), r[2], r[3]) for r in rows
         ]
 
-    def sent(self, record_id: bytes) -> None:
+    def sent(self, record_id: bytes) -> bool:
+        """The broker has the record; True the first time (it was only queued until now)."""
         with self._lock:
-            self._db.execute(
+            row = self._db.execute(
                 "UPDATE records SET attempts = attempts + 1, last_sent_ms = ?, live = 0 "
-                "WHERE id = ?",
+                "WHERE id = ? RETURNING attempts",
                 (_now_ms(), record_id),
-            )
+            ).fetchone()
+        return row is not None and int(row[0]) == 1
 
     def answered(self, record_id: bytes, answer: bytes, revision: int = 0) -> bool:
         """Store the answer and drop the record, atomically.

@@ -136,6 +136,7 @@ class Service:
             devices.secure_element,
             self._on_answer,
             modem,
+            self._on_sent,
         )
         hub = EventHub()
         journal = Journal(handheld.outbox, handheld.uplink.read_answer)
@@ -179,6 +180,10 @@ class Service:
     def _on_answer(self, answer: Answer) -> None:
         if self._desk is not None:
             self._desk.on_answer(answer)
+
+    def _on_sent(self, record_id: bytes) -> None:
+        if self._desk is not None:
+            self._desk.changed(record_id)
 
     def hung(self) -> str | None:
         """Why the watchdog must not be petted now, or None when every worker is healthy."""

@@ -70,10 +70,12 @@ class Uplink:
         config: UplinkConfig,
         outbox: Outbox,
         on_answer: Callable[[Answer], None],
+        on_sent: Callable[[bytes], None] | None = None,
     ) -> None:
         self.config = config
         self._outbox = outbox
         self._on_answer = on_answer
+        self._on_sent = on_sent
         public = serialization.load_pem_public_key(config.central_answers_public.read_bytes())
         if not isinstance(public, ec.EllipticCurvePublicKey):
             raise ValueError("the central answers key must be a P-256 public key")
@@ -252,7 +254,7 @@ class Uplink:
                     self._sending.add(pending.record_id)
             if acked_early is not None and acked_early:
                 self.acked += 1
-                self._outbox.sent(pending.record_id)
+                self._sent(pending.record_id)
             room -= 1
 
     # -- paho callbacks ----------------------------------------------------------------------
@@ -301,8 +303,16 @@ class Uplink:
             self._sending.discard(record_id)
         if not reason.is_failure:
             self.acked += 1
-            self._outbox.sent(record_id)  # the broker has it; the answer will remove it
+            self._sent(record_id)  # the broker has it; the answer will remove it
         self._wake.set()
+
+    def _sent(self, record_id: bytes) -> None:
+        first = self._outbox.sent(record_id)
+        if first and self._on_sent is not None:
+            try:
+                self._on_sent(record_id)
+            except Exception:
+                log.exception("the officer's display failed to take a sent check")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -98,7 +98,14 @@ class Desk:
         with self._lock:
             self._waiting = (record_id, time.monotonic())
         self.status.kick()
+        self.changed(record_id)
         return record_id, sent
+
+    def changed(self, record_id: bytes) -> None:
+        """A check's line changed (queued, sent): the shift lists show it again."""
+        line = self.journal.check(record_id)
+        if line is not None:
+            self.hub.publish("line", line=line_data(line))
 
     def shift(self, session: Session) -> list[dict[str, object]]:
         return [line_data(line) for line in self.journal.checks(session.shift.id)]

@@ -41,7 +41,13 @@ from firmware.officer.events import EventHub
 from firmware.officer.journal import CheckDetails
 from firmware.outbox import OutboxFull
 from hal.camera.protocol import Camera
-from hal.errors import HalError, SecureElementError, SensorTimeout
+from hal.errors import (
+    CaptureFailed,
+    HalError,
+    NoFinger,
+    SecureElementError,
+    SensorTimeout,
+)
 from hal.fingerprint.protocol import FingerprintSensor
 from wire.record import Face
 
@@ -83,8 +89,12 @@ class OpenCheck:
 
 def error_code(exc: Exception) -> str:
     """The officer-facing code of a capture error (``firmware.ui.messages`` words it)."""
-    if isinstance(exc, SensorTimeout):
+    if isinstance(exc, NoFinger):
         return "no_finger"
+    if isinstance(exc, CaptureFailed):
+        return "bad_image"
+    if isinstance(exc, SensorTimeout):
+        return "sensor_fault"
     if isinstance(exc, SecureElementError):
         return "secure_element"
     if isinstance(exc, OutboxFull):

@@ -182,6 +182,7 @@ class Interface:
                         yield ": keepalive\n\n"
                         continue
                     if event.name not in PUBLIC and now is None:
+                        # nobody signed in here: no check's details, only that a HIT waits
                         if event.name == "answer":  # nobody signed in: say a HIT waits
                             yield _sse("hits.pending", {"count": len(self.desk.pending_hits())})
                         continue

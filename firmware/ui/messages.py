@@ -20,7 +20,10 @@ ERRORS = {
         "The fingerprint sensor does not answer. Press Capture again; if it keeps failing, "
         "restart the device and report the sensor."
     ),
-    "bad_image": N_("The sensor sent an image that cannot be used. Take the print again."),
+    "bad_image": N_(
+        "The sensor could not form a usable image. Wipe the glass and the finger, then take "
+        "the print again."
+    ),
     "camera": N_(
         "The camera does not answer. Check nothing covers it and try again; fingerprints "
         "alone can still be sent."
@@ -50,6 +53,10 @@ ERRORS = {
         "supervisor if you need the device now."
     ),
     "session_expired": N_("Your session has ended. Sign in again."),
+    "restarted": N_(
+        "The device restarted: the check in progress was not sent. Take it again; sent and "
+        "queued checks are safe."
+    ),
     "internal": N_(
         "Something went wrong inside the device. Try again; if it happens again, restart the "
         "device. Queued checks are safe."

@@ -226,7 +226,7 @@
     }
     for (const line of state.shift) {
       const item = document.createElement("li");
-      item.className = line.outcome || line.state;
+      item.className = "line-" + (line.outcome || line.state);
       const button = document.createElement("button");
       button.type = "button";
       const time = document.createElement("span");
@@ -624,10 +624,18 @@
     on("hello", (data) => {
       boot.pending_hits = data.pending_hits;
       renderStatus(data.status);
-      if (data.signed_in && !data.locked) {
+      if (data.signed_in) {
         state.shift = data.shift;
         state.hits = data.hits;
-        if (state.screen === "home") renderShift();
+        if (state.check && !data.check && !data.locked) {
+          // The service restarted under us: the open check died with it.
+          state.check = null;
+          clearImages();
+          showHome();
+          showError(S.errors.restarted);
+        } else if (state.screen === "home") {
+          renderShift();
+        }
         renderHit();
       }
     });
@@ -644,6 +652,7 @@
     on("face.error", faceError);
     on("capture.error", (data) => showError(data.message));
     on("answer", answer);
+    on("line", (data) => upsertLine(data.line));
     on("hit.acknowledged", (data) => {
       upsertLine(data.line);
       state.hits = state.hits.filter((h) => h.id !== data.line.id);

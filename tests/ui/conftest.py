@@ -1,0 +1,83 @@
+"""The officer interface in a real browser: Debian's Chromium driven by Playwright, against the
+real device service on the emulated rig, a real Mosquitto and a real gateway.
+
+Playwright cannot download a browser here; it drives ``/usr/bin/chromium`` (``./dev`` installs
+Debian's ``chromium``). Screenshots go to ``test-artifacts/ui/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_fixtures import CHROMIUM, OFFICERS, WANTED_REF, Bench
+
+from central.watchlist import WatchlistEntry
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
+from hal.phantoms import fingerprint as fp
+from hil.demo import RIGHT_INDEX, Cast, _finger
+from hil.handheld import HandheldProcess
+from hil.rig import Rig
+from hil.system import System
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.fail("mosquitto is not installed: './dev test' installs it")
+    root = tmp_path_factory.mktemp("ui")
+    system = System.start(root / "fleet")
+    wanted = fp.impression(_finger("C"), 0, difficulty=0.1)
+    template = FingerprintAnalyzer().analyse(wanted).record(RIGHT_INDEX).encode()
+    system.watchlist.add(WatchlistEntry(WANTED_REF, "red-notice", ((RIGHT_INDEX, template),)))
+    rig = Rig(root / "rig").start()
+    cast = Cast()
+    cast.person = "A"
+    rig.fingerprint.set_image_source(cast.image)
+    handheld = HandheldProcess(rig, system, "hh-ui-01", root / "handheld", officers=OFFICERS)
+    handheld.enrol().start()
+    try:
+        yield Bench(system, rig, handheld, cast)
+    finally:
+        handheld.stop()
+        rig.stop()
+        system.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed: './dev test' installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, bench: Bench) -> Iterator[Any]:
+    """A fresh browser context (no cookies) on the device's interface, 800x480 landscape."""
+    bench.rig.clear_faults()
+    bench.cast.person = "A"
+    context = browser.new_context(viewport={"width": 800, "height": 480}, locale="en-GB")
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(bench.handheld.url)
+    yield tab
+    context.close()
+    bench.rig.clear_faults()
+    assert not errors, errors
