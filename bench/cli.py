@@ -36,6 +36,15 @@ def register(areas: Any) -> None:
     ota.add_argument("--json", action="store_true", help="print one JSON object")
     ota.set_defaults(handler=_ota)
 
+    ui = kinds.add_parser(
+        "ui",
+        help="the officer interface in a real browser: guidance, queued and HIT paint latency, "
+        "preview frame rate, page weight, service memory",
+    )
+    ui.add_argument("--rounds", type=int, default=5, help="checks to take (default 5)")
+    ui.add_argument("--json", action="store_true", help="print one JSON object")
+    ui.set_defaults(handler=_ui)
+
     face = kinds.add_parser(
         "face",
         help="face chain accuracy and speed on an identity-folder set, against OpenCV's",
@@ -151,6 +160,24 @@ def _fingerprint(args: argparse.Namespace) -> int:
         print(f"hotspot bench fingerprint: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result) if args.json else fingerprint.report(result))
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from bench import ui
+
+    if args.rounds < 2:
+        print("hotspot bench ui: --rounds must be at least 2", file=sys.stderr)
+        return 2
+    try:
+        result = ui.run(args.rounds, sys.stderr)
+    except ui.BenchError as exc:
+        print(f"hotspot bench ui: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else ui.report(result))
     return 0
 
 

@@ -19,6 +19,7 @@ the service needs no libsystemd binding.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -67,6 +68,23 @@ def sd_notify(message: str) -> bool:
         sock.connect(address)
         sock.sendall(message.encode())
     return True
+
+
+def return_freed_memory() -> bool:
+    """Have glibc give large freed blocks back to the system at once.
+
+    glibc raises its mmap threshold each time a large block is freed, after which the
+    interpreters' working buffers come from the heap and stay resident when a capture
+    chain is let go (the service kept 360 MB where 160 MB were in use). A fixed threshold
+    of 1 MiB keeps every large buffer mmapped, so letting a chain go returns its memory.
+    False where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_mmap_threshold = -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 20))
 
 
 def watchdog_interval_s(default: float = 10.0) -> float:
@@ -234,6 +252,7 @@ class Service:
 
 
 def run(config: DeviceConfig, data_dir: Path | None, stop: threading.Event) -> int:
+    return_freed_memory()
     try:
         service = Service(config, data_dir)
         service.start()

@@ -9,6 +9,6 @@ refuses a file whose digest differs, so a corrupted or swapped model fails at
 load with a clear error instead of giving wrong answers.
 """
 
-from models.runtime import Model, ModelError, load, model_path
+from models.runtime import Model, ModelError, load, model_path, release
 
-__all__ = ["Model", "ModelError", "load", "model_path"]
+__all__ = ["Model", "ModelError", "load", "model_path", "release"]

@@ -225,7 +225,9 @@ class Interface:
             if exc.attempts_left is not None:
                 message += " " + render.attempts_text(exc.attempts_left, lang)
             return _error("wrong_pin", message, 403)
-        chosen = body.get("language")
+        # The officer's explicit choice, if any: the language picked on this screen (a cookie
+        # until sign-in), or one named in the call; the browser's own language is not a choice.
+        chosen = body.get("language") or request.cookies.get(LANGUAGE_COOKIE)
         if chosen in self.settings.languages:
             self.desk.journal.set_language(session.officer, str(chosen))
         response = JSONResponse({"ok": True})

@@ -68,7 +68,17 @@ def test_face_capture_from_the_emulated_camera_keeps_the_best_frame() -> None:
 
 def test_cli_face_capture_prints_quality_guidance_and_size() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "hotspot", "face", "capture", "--emulated", "--frames", "3", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "hotspot",
+            "face",
+            "capture",
+            "--emulated",
+            "--frames",
+            "3",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -65,6 +65,11 @@ class MinutiaeNetwork:
     def model(self, name: str) -> Model:
         return load(f"fingerprint/leader_{name}_{self.precision}.tflite")
 
+    def preload(self) -> None:
+        """Load the model the last capture used (the sensor's size) ahead of the next one."""
+        if self.last_model:
+            self.model(self.last_model)
+
     def detect(self, image: Grey, finger: Mask) -> list[RawMinutia]:
         """Minutiae inside ``finger`` (a pixel mask of ``image``, both at 500 ppi)."""
         ys, xs = np.nonzero(finger)

@@ -133,6 +133,10 @@ class FingerprintAnalyzer:
     def __init__(self, precision: str = "dr8") -> None:
         self.network = MinutiaeNetwork(precision)
 
+    def preload(self) -> None:
+        """Load the network the last capture needed, so the next one does not wait for it."""
+        self.network.preload()
+
     def stream(self, width: int, height: int, ppi: int) -> FingerStream:
         return FingerStream(self.network, width, height, ppi)
 

@@ -161,11 +161,7 @@
 
   $("sign-in-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const result = await act("/api/sign-in", {
-      officer: $("officer").value,
-      pin: $("pin").value,
-      language: $("sign-in-language").value,
-    });
+    const result = await act("/api/sign-in", { officer: $("officer").value, pin: $("pin").value });
     $("pin").value = "";
     if (result) location.reload();
   });
@@ -441,7 +437,10 @@
         g.strokeRect(data.box[0] * scale, data.box[1] * scale, data.box[2] * scale, data.box[3] * scale);
       }
       frames += 1;
+      // Public counters of what was drawn (the preview's frame rate is measured from them).
       faceCanvas.dataset.frames = String(frames);
+      if (!faceCanvas.dataset.firstMs) faceCanvas.dataset.firstMs = String(Date.now());
+      faceCanvas.dataset.lastMs = String(Date.now());
     });
     $("face-guidance").textContent = data.guidance_text.length ? data.guidance_text[0] : "";
   }
