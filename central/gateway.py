@@ -270,7 +270,8 @@ class Gateway:
             log.error("broker refused the gateway: %s", reason)
             return
         _rc, mid = client.subscribe([(topics.RECORDS_SHARED, 1), (topics.TELEMETRY_SHARED, 0)])
-        self._subscribing.add(mid)
+        if mid is not None:
+            self._subscribing.add(mid)
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
         self._subscribing.discard(mid)

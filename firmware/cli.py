@@ -263,9 +263,11 @@ def _read_pin(args: argparse.Namespace) -> str:
 
 
 def _user_error(message: str) -> Exception:
-    from hotspot.cli import UserError
+    """A refusal the command line prints as one line (the firmware cannot import the shell's
+    UserError: it is a configuration error, the officers being part of the configuration)."""
+    from hal.errors import ConfigurationError
 
-    return UserError(message)
+    return ConfigurationError(message)
 
 
 def cmd_officer_add(args: argparse.Namespace) -> int:

@@ -77,6 +77,12 @@ def register(areas: Any) -> None:
     iroot.add_argument(
         "--health-arg", action="append", default=[], help="argument for 'hal health'"
     )
+    iroot.add_argument(
+        "--interface-port",
+        type=int,
+        default=8080,
+        help="the officer interface's port ([interface] port), opened by the kiosk unit",
+    )
     iroot.set_defaults(handler=cmd_install_root)
 
     def root_arg(p: argparse.ArgumentParser) -> None:
@@ -212,6 +218,7 @@ def cmd_install_root(args: argparse.Namespace) -> int:
             args.bundle.read_bytes(),
             args.trusted_root.read_bytes(),
             OtaSettings(args.repository, args.hardware, list(args.health_arg)),
+            interface_port=args.interface_port,
         )
     except (OtaError, FileExistsError) as exc:
         return _fail(exc)

@@ -73,6 +73,42 @@ RestartSec=30
 WantedBy=multi-user.target
 """
 
+KIOSK_UNIT = """[Unit]
+Description=HOTSPOT officer interface: Chromium in kiosk mode under the cage Wayland compositor
+# The page is served by the device service on 127.0.0.1 only; cage runs one full-screen
+# client on the first virtual terminal, as the unprivileged user hotspot-kiosk (create it
+# with: useradd --system --groups video,render,input hotspot-kiosk).
+After=hotspot-firmware.service systemd-user-sessions.service
+Wants=hotspot-firmware.service
+Conflicts=getty@tty1.service
+After=getty@tty1.service
+
+[Service]
+User=hotspot-kiosk
+PAMName=login
+TTYPath=/dev/tty1
+UtmpIdentifier=tty1
+UtmpMode=user
+StandardInput=tty-fail
+StandardOutput=journal
+RuntimeDirectory=hotspot-kiosk
+RuntimeDirectoryMode=0700
+Environment=XDG_SESSION_TYPE=wayland
+# Incognito with its profile on tmpfs: nothing of a check (no print, no photo) is ever
+# written to the card by the browser; no network beyond the device is asked for.
+ExecStart=/usr/bin/cage -d -s -- {chromium} --kiosk --app={url} \
+    --ozone-platform=wayland --incognito --user-data-dir=/run/hotspot-kiosk/profile \
+    --no-first-run --noerrdialogs --disable-session-crashed-bubble --disable-translate \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-features=Translate,MediaRouter --autoplay-policy=no-user-gesture-required \
+    --overscroll-history-navigation=0 --disable-pinch
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=graphical.target
+"""
+
 CENTRAL_UNIT = """[Unit]
 Description=HOTSPOT central gateway (one instance per core: hotspot-central@1, @2 ...)
 After=network-online.target mosquitto.service
@@ -91,6 +127,7 @@ WantedBy=multi-user.target
 
 UNITS = {
     "hotspot-firmware.service": FIRMWARE_UNIT,
+    "hotspot-kiosk.service": KIOSK_UNIT,
     "hotspot-ota-confirm.service": CONFIRM_UNIT,
     "hotspot-ota-agent.service": AGENT_UNIT,
     "hotspot-central@.service": CENTRAL_UNIT,
@@ -103,8 +140,14 @@ def install_root(
     trusted_root: bytes,
     settings: OtaSettings,
     python: str = sys.executable,
+    interface_port: int = 8080,
+    chromium: str = "/usr/bin/chromium",
 ) -> str:
-    """Lay out ``root``, install ``bundle`` as the factory slot; returns its version."""
+    """Lay out ``root``, install ``bundle`` as the factory slot; returns its version.
+
+    ``interface_port`` is the device configuration's ``[interface] port``: the kiosk opens
+    the officer interface there.
+    """
     layout = Layout(root)
     if layout.state_file.exists():
         raise FileExistsError(f"{root} already holds an installation ({layout.state_file})")
@@ -124,6 +167,8 @@ def install_root(
         "state": layout.state_file,
         "slots": layout.slots,
         "root": root,
+        "url": f"http://127.0.0.1:{interface_port}/",
+        "chromium": chromium,
     }
     guard = layout.opt / "bin" / "hotspot-guard"
     guard.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 - ``hal`` imports nothing of ours;
 - ``firmware`` imports ``hal`` but concrete drivers and emulators only in ``firmware.wiring``;
 - ``central`` never imports ``firmware``; both share only ``wire``, which imports nothing of ours;
-- nothing below the rig imports ``hil``.
+- nothing below the rig imports ``hil``;
+- the officer interface (``firmware.ui``) calls into the application, never the reverse.
 """
 
 from __future__ import annotations
@@ -85,3 +86,12 @@ def test_only_the_rig_and_the_shell_know_hil() -> None:
     for package in ("hal", "firmware", "central", "ota", "models"):
         for module, names in imports(package).items():
             assert not any(n.split(".")[0] == "hil" for n in names), module
+
+
+def test_the_officer_interface_calls_into_the_application_never_the_reverse() -> None:
+    # The web layer (firmware.ui) serves the application (firmware.officer and below);
+    # only the service, which assembles the two, may import it.
+    for module, names in imports("firmware").items():
+        if module.startswith("firmware.ui") or module == "firmware.service":
+            continue
+        assert not any(n.startswith("firmware.ui") for n in names), module

@@ -21,8 +21,8 @@ def test_secure_element_floor_from_the_settings(fleet: Fleet, tmp_path: Path) ->
     keys = tmp_path / "se"
     device_toml = tmp_path / "device.toml"
     device_toml.write_text(
-        '[device]\nemulated = true\n[fingerprint]\nport = "emulated"\n[camera]\nindex = "emulated"\n'
-        '[modem]\nport = "emulated"\n[fuel_gauge]\nbus = "emulated"\n'
+        '[device]\nemulated = true\n[fingerprint]\nport = "emulated"\n'
+        '[camera]\nindex = "emulated"\n[modem]\nport = "emulated"\n[fuel_gauge]\nbus = "emulated"\n'
         f'[secure_element]\ndriver = "softkey"\nsoftkey_dir = "{keys}"\n'
     )
     root = tmp_path / "dev-se"

@@ -180,3 +180,18 @@ def test_guard_script_runs_from_the_good_slot(fleet: Fleet) -> None:
     unit = (layout.units / "hotspot-firmware.service").read_text()
     assert "ExecStartPre=" in unit and "WatchdogSec=" in unit and "Type=notify" in unit
     assert sys.executable in unit
+
+
+def test_the_kiosk_unit_shows_the_officer_interface_and_keeps_nothing(fleet: Fleet) -> None:
+    layout = fleet.device()
+    unit = (layout.units / "hotspot-kiosk.service").read_text()
+    start = unit.split("ExecStart=", 1)[1]
+    assert start.startswith("/usr/bin/cage ") and "/usr/bin/chromium --kiosk" in start
+    assert "--app=http://127.0.0.1:8080/" in start  # loopback only
+    assert "--incognito" in start and "--user-data-dir=/run/" in start  # no profile on the card
+    assert "--disable-background-networking" in start
+    assert "User=hotspot-kiosk" in unit and "Wants=hotspot-firmware.service" in unit
+    assert "WantedBy=graphical.target" in unit
+    # every line of the unit parses as systemd's key=value (continuations end in a backslash)
+    for line in unit.splitlines():
+        assert not line or line.startswith(("#", "[", " ")) or "=" in line, line
