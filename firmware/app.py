@@ -76,6 +76,14 @@ class Handheld:
         path = config.data_dir / "outbox.db"
         wrap = Outbox.read_meta(path, WRAP_KEY)
         if wrap is None:
+            # A first start, or a card whose key was wiped (tamper): whatever it still
+            # holds was sealed under a key that is gone, so it goes too.
+            for leftover in (
+                path,
+                path.with_name("outbox.db-wal"),
+                path.with_name("outbox.db-shm"),
+            ):
+                leftover.unlink(missing_ok=True)
             wrap, key = storage_key.new_wrapping(secure_element, config.identity_slot)
             self.outbox = Outbox(path, key, config.device_id, max_bytes=config.outbox_max_bytes)
             self.outbox.write_meta(WRAP_KEY, wrap)
@@ -91,6 +99,11 @@ class Handheld:
     def start(self) -> Handheld:
         self.uplink.start()
         return self
+
+    @staticmethod
+    def wipe(data_dir: Path) -> bool:
+        """Destroy the outbox key's wrapping: nothing sealed on this card opens again."""
+        return Outbox.wipe_meta(data_dir / "outbox.db", WRAP_KEY)
 
     def stop(self) -> None:
         self.uplink.stop()

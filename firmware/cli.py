@@ -10,6 +10,7 @@ from typing import Any
 from firmware import config as config_mod
 from firmware import selftest
 from firmware.wiring import Devices
+from hal.supervisor.protocol import Supervisor
 
 
 def register(areas: Any) -> None:
@@ -81,6 +82,22 @@ def register(areas: Any) -> None:
         "--data", type=Path, help="data folder (outbox, shift journal); default [device] data_dir"
     )
     serve.set_defaults(handler=cmd_device_run)
+
+    sup_update = device_sub.add_parser(
+        "supervisor-update",
+        help="send a firmware image to the supervisor microcontroller (resumes a cut transfer)",
+    )
+    _config_options(sup_update)
+    sup_update.add_argument(
+        "image", type=Path, help="supervisor-X.Y.Z.img (python -m supervisor.build)"
+    )
+    sup_update.set_defaults(handler=cmd_supervisor_update)
+    sup_clear = device_sub.add_parser(
+        "supervisor-clear-tamper",
+        help="an administrator clears the supervisor's tamper latch after inspecting the device",
+    )
+    _config_options(sup_clear)
+    sup_clear.set_defaults(handler=cmd_supervisor_clear)
 
     officer = device_sub.add_parser("officer", help="officers who may sign in on this device")
     officer_sub = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -241,6 +258,57 @@ def cmd_device_run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     cfg.require_service()
     return service.main(cfg, args.data)
+
+
+def _supervisor_of(devices: Devices) -> Supervisor:
+    supervisor = devices.supervisor
+    if supervisor is None:
+        raise _user_error(
+            f"{devices.config.source} has no [supervisor] section: this handheld has no "
+            "supervisor microcontroller configured"
+        )
+    supervisor.open()
+    return supervisor
+
+
+def cmd_supervisor_update(args: argparse.Namespace) -> int:
+    import sys
+
+    try:
+        image = args.image.read_bytes()
+    except OSError as exc:
+        raise _user_error(f"cannot read {args.image}: {exc.strerror}") from None
+    if image[:4] != b"HSUP":
+        raise _user_error(
+            f"{args.image} is not a supervisor image (build one: python -m supervisor.build)"
+        )
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 1024 < 32:
+            print(f"\r  sending {done:>7,}/{total:,} bytes", end="", file=sys.stderr, flush=True)
+
+    with Devices(load_config(args)) as devices:
+        supervisor = _supervisor_of(devices)
+        before = supervisor.open().firmware
+        after = supervisor.update(image, progress)
+    print(file=sys.stderr)
+    print(f"supervisor firmware {before} -> {after}")
+    return 0
+
+
+def cmd_supervisor_clear(args: argparse.Namespace) -> int:
+    with Devices(load_config(args)) as devices:
+        supervisor = _supervisor_of(devices)
+        state = supervisor.tamper()
+        if not state.latched:
+            print("the tamper latch is not set: nothing to clear")
+            return 0
+        supervisor.clear_tamper()
+    print(
+        f"tamper latch cleared (the case had been opened {state.count} time(s)); restart the "
+        "service: the outbox starts empty, its old key was wiped"
+    )
+    return 0
 
 
 def _read_pin(args: argparse.Namespace) -> str:

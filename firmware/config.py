@@ -102,6 +102,22 @@ class SecureElementConfig:
 
 
 @dataclass(frozen=True)
+class SupervisorConfig:
+    """The supervisor microcontroller, where the handheld has one (the section is optional)."""
+
+    bus: int | str = _help("the I2C bus number, e.g. 1")
+    driver: str = "rp2040"
+    address: int = 0x1A
+    heartbeat_timeout_s: int = 60
+    """Silence after which the supervisor power-cycles the main board."""
+    shutdown_grace_s: int = 30
+    """Between the supervisor's shutdown request and its power cut."""
+    poweroff_command: str = "systemctl poweroff"
+    """Run by the service when the officer holds the power button or the battery runs out
+    ("" runs nothing: the supervisor cuts the power after the grace period)."""
+
+
+@dataclass(frozen=True)
 class UplinkSection:
     host: str = _help("the broker's host name or address")
     port: int = _help("the broker's TLS port, e.g. 8883")
@@ -150,6 +166,7 @@ HARDWARE: dict[str, type[Any]] = {
     "secure_element": SecureElementConfig,
 }
 SERVICE: dict[str, type[Any]] = {
+    "supervisor": SupervisorConfig,
     "uplink": UplinkSection,
     "central": CentralSection,
     "interface": InterfaceSection,
@@ -168,6 +185,8 @@ class DeviceConfig:
     fuel_gauge: FuelGaugeConfig
     secure_element: SecureElementConfig
     device: DeviceSection = DeviceSection(emulated=True)
+    supervisor: SupervisorConfig | None = None
+    """None: this handheld has no supervisor microcontroller."""
     uplink: UplinkSection | None = None
     central: CentralSection | None = None
     interface: InterfaceSection = InterfaceSection()
@@ -288,6 +307,12 @@ def parse(text: str, source: str, *, emulated: bool = False) -> DeviceConfig:
     for name, cls in SERVICE.items():
         if name in data:
             sections[name] = _section(cls, data[name], f"{source} [{name}]")
+    supervisor = sections.get("supervisor")
+    if supervisor is not None and supervisor.bus == EMULATED and not device.emulated:
+        raise ConfigurationError(
+            f'{source} [supervisor] bus = "emulated" but [device] emulated is false: name the '
+            "real bus, or set emulated = true for a training device"
+        )
     interface = sections.get("interface", InterfaceSection())
     _check_interface(interface, f"{source} [interface]")
     officers = data.get("officers", {})

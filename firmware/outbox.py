@@ -123,6 +123,26 @@ class Outbox:
     # -- meta (the wrapping public key lives here) -------------------------------------
 
     @staticmethod
+    def wipe_meta(path: str | Path, key: str) -> bool:
+        """Delete a meta value for good (tamper response: the outbox key's wrapping).
+
+        ``secure_delete`` overwrites the freed bytes and a truncating checkpoint clears
+        the write-ahead log, so no copy of the value stays on the card. Safe while another
+        connection has the database open (WAL). True when there was a value to delete.
+        """
+        if not Path(path).exists():
+            return False
+        db = sqlite3.connect(path, timeout=10.0)
+        try:
+            db.execute("PRAGMA secure_delete = ON")
+            gone = db.execute("DELETE FROM meta WHERE key = ?", (key,)).rowcount
+            db.commit()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        return gone > 0
+
+    @staticmethod
     def read_meta(path: str | Path, key: str) -> bytes | None:
         """Read a meta value before the outbox key is known."""
         if not Path(path).exists():

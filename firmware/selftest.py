@@ -58,6 +58,8 @@ def run(devices: Devices, registration_wait_s: float = 3.0) -> SelfTestReport:
         ("fuel_gauge", _fuel_gauge),
         ("secure_element", _secure_element),
     ]
+    if devices.config.supervisor is not None:
+        probes.append(("supervisor", _supervisor))
     reports = []
     for name, probe in probes:
         try:
@@ -155,4 +157,22 @@ def _secure_element(devices: Devices) -> dict[str, Any]:
         "identity_slot": slot,
         "public_key_sha256": hashlib.sha256(public).hexdigest()[:16],
         "public_key_pem": public_key_pem(public),
+    }
+
+
+def _supervisor(devices: Devices) -> dict[str, Any]:
+    supervisor = devices.supervisor
+    assert supervisor is not None
+    info = supervisor.open()
+    battery = supervisor.battery()
+    tamper = supervisor.tamper()
+    return {
+        "firmware": info.firmware,
+        "protocol": f"{info.protocol[0]}.{info.protocol[1]}",
+        "battery_mv": battery.millivolts,
+        "battery_percent": battery.percent,
+        "charger": battery.charger,
+        "wake_reason": supervisor.wake_reason(),
+        "tamper": "LATCHED: the case was opened" if tamper.latched else "closed",
+        "tamper_count": tamper.count,
     }

@@ -22,8 +22,10 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shlex
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -38,11 +40,13 @@ from firmware.officer.events import EventHub
 from firmware.officer.journal import Journal
 from firmware.officer.status import StatusMonitor
 from firmware.officer.workflow import CheckWorkflow
+from firmware.supervision import SupervisorWatch
 from firmware.ui.app import create_app
 from firmware.ui.server import InterfaceServer
 from firmware.uplink import UplinkConfig
 from firmware.wiring import Devices
 from hal.errors import HalError
+from hal.supervisor.protocol import Supervisor, TamperState
 from wire.answer import Answer
 
 log = logging.getLogger(__name__)
@@ -95,12 +99,24 @@ def watchdog_interval_s(default: float = 10.0) -> float:
 
 class Service:
     def __init__(
-        self, config: DeviceConfig, data_dir: Path | None = None, *, say: bool = True
+        self,
+        config: DeviceConfig,
+        data_dir: Path | None = None,
+        *,
+        say: bool = True,
+        stop: threading.Event | None = None,
     ) -> None:
         config.require_service()
         self.config = config
         self.data_dir = data_dir or config.path(config.device.data_dir)
         self._say = say
+        self.stop_requested = stop or threading.Event()
+        self.power_down: str | None = None
+        """Why the device must power off once the service has stopped (None: it stays on)."""
+        self.sealed: TamperState | None = None
+        """Set when the case was opened: the outbox stays sealed until an administrator clears
+        the supervisor's latch; the interface says so and takes no check."""
+        self.supervision: SupervisorWatch | None = None
         self._desk: Desk | None = None
         self.faults: list[str] = []
         self.devices: Devices | None = None
@@ -127,6 +143,16 @@ class Service:
         essential = [name for name in ESSENTIAL if name in self.faults]
         if essential:
             raise ServiceError(f"cannot take checks without: {', '.join(essential)}")
+        supervisor = None if "supervisor" in self.faults else devices.supervisor
+        if supervisor is not None:
+            tamper = supervisor.tamper()
+            if tamper.latched:
+                self.sealed = tamper
+                self._print(
+                    "the case was opened (tamper latched): the outbox stays sealed until an "
+                    "administrator runs 'hotspot device supervisor-clear-tamper'"
+                )
+                return self._start_sealed(supervisor)
         uplink = UplinkConfig(
             device_id=cfg.device.id,
             host=cfg.uplink.host,
@@ -178,17 +204,78 @@ class Service:
             on_queued=status.kick,
         )
         accounts = Accounts(journal, cfg.officers, cfg.interface, lambda: cfg.operation.id)
-        self._desk = Desk(hub, journal, accounts, workflow, status, cfg.operation, cfg.training)
+        if supervisor is not None:
+            self.supervision = self._watch(supervisor)
+        watch = self.supervision
+        self._desk = Desk(
+            hub,
+            journal,
+            accounts,
+            workflow,
+            status,
+            cfg.operation,
+            cfg.training,
+            on_hit=(lambda: watch.alert("hit", 3)) if watch is not None else lambda: None,
+        )
         app, interface = create_app(self._desk, cfg.interface, cfg.interface.port)
-        self.server = InterfaceServer(app, interface, cfg.interface.port)
+        self.server = InterfaceServer(app, cfg.interface.port, interface.close_streams)
         if modem is not None:
             self.link = LinkSupervisor(modem, cfg.modem.apn, poll_s=5.0).start()
         handheld.start()
         status.start()
         self.server.start()
+        if self.supervision is not None:
+            self.supervision.start()
         mode = "TRAINING (emulated hardware)" if cfg.training else "live"
         self._print(f"officer interface: {self.server.url} ({mode})")
         return self
+
+    def _watch(self, supervisor: Supervisor) -> SupervisorWatch:
+        cfg = self.config.supervisor
+        assert cfg is not None
+
+        def tampered() -> None:
+            Handheld.wipe(self.data_dir)
+            self._print("the case was opened: the outbox key is wiped; the service restarts sealed")
+            self.stop_requested.set()
+
+        def shut_down(reason: str) -> None:
+            self._print(f"shutting down: {reason}")
+            self.power_down = reason
+            self.stop_requested.set()
+
+        return SupervisorWatch(
+            supervisor,
+            healthy=lambda: self.hung() is None,
+            on_tamper=tampered,
+            on_shutdown=shut_down,
+            heartbeat_timeout_s=cfg.heartbeat_timeout_s,
+            shutdown_grace_s=cfg.shutdown_grace_s,
+        )
+
+    def _start_sealed(self, supervisor: Supervisor) -> Service:
+        """Only the interface, saying why, and the supervisor's heartbeat: no check."""
+        from firmware.ui.app import create_sealed_app
+
+        self.supervision = self._watch(supervisor)
+        app = create_sealed_app(self.config.interface, self.config.interface.port)
+        self.server = InterfaceServer(app, self.config.interface.port)
+        self.server.start()
+        self.supervision.start()
+        self._print(f"officer interface: {self.server.url} (sealed: tamper)")
+        return self
+
+    def finish(self) -> None:
+        """After :meth:`stop`: let the supervisor cut the power, and power the board off."""
+        if self.power_down is None or self.supervision is None or self.config.supervisor is None:
+            return
+        try:
+            self.supervision.power_off()
+        except HalError as exc:
+            log.warning("the supervisor did not take the power-off: %s", exc)
+        command = self.config.supervisor.poweroff_command
+        if command:
+            subprocess.run(shlex.split(command), check=False)
 
     @property
     def desk(self) -> Desk:
@@ -206,6 +293,10 @@ class Service:
     def hung(self) -> str | None:
         """Why the watchdog must not be petted now, or None when every worker is healthy."""
         now = time.monotonic()
+        if self.supervision is not None and now - self.supervision.beat > 3 * (
+            self.supervision.period_s + 10
+        ):
+            return "the supervisor link is stuck"
         if self.handheld is not None:
             uplink = self.handheld.uplink
             if not uplink.alive or now - uplink.beat > 30:
@@ -226,6 +317,8 @@ class Service:
     def summary(self) -> str:
         status = self.status.status if self.status is not None else None
         parts = []
+        if self.sealed is not None:
+            parts.append("SEALED: the case was opened, an administrator must clear it")
         if self.faults:
             parts.append("not answering: " + ", ".join(self.faults))
         if status is not None:
@@ -236,6 +329,8 @@ class Service:
         return ", ".join(parts)
 
     def stop(self) -> None:
+        if self.supervision is not None:
+            self.supervision.stop()
         if self.server is not None:
             self.server.stop()
         if self.workflow is not None:
@@ -254,7 +349,7 @@ class Service:
 def run(config: DeviceConfig, data_dir: Path | None, stop: threading.Event) -> int:
     return_freed_memory()
     try:
-        service = Service(config, data_dir)
+        service = Service(config, data_dir, stop=stop)
         service.start()
     except (ServiceError, HalError, OSError) as exc:
         message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}: {exc.filename}"
@@ -277,6 +372,7 @@ def run(config: DeviceConfig, data_dir: Path | None, stop: threading.Event) -> i
         sd_notify("STOPPING=1")
     finally:
         service.stop()
+    service.finish()
     return 0
 
 

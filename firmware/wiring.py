@@ -22,6 +22,7 @@ from hal.modem.protocol import Modem
 from hal.power.protocol import FuelGauge
 from hal.secure.protocol import SecureElement
 from hal.serialport import open_serial
+from hal.supervisor.protocol import Supervisor
 
 
 class Devices:
@@ -65,6 +66,13 @@ class Devices:
     @property
     def secure_element(self) -> SecureElement:
         return self._get("secure_element", self._make_secure_element)  # type: ignore[no-any-return]
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The supervisor microcontroller, or None where the configuration names none."""
+        if self.config.supervisor is None:
+            return None
+        return self._get("supervisor", self._make_supervisor)  # type: ignore[no-any-return]
 
     def _get(self, name: str, factory: Callable[[], Any]) -> Any:
         if name not in self._cache:
@@ -183,7 +191,15 @@ class Devices:
         return I2CTransport(handle, f"I2C bus {bus}")
 
     def _attach_emulated(self, name: str) -> None:
-        if name == "fuel_gauge":
+        if name == "supervisor":
+            from supervisor.emulator import SupervisorEmulator
+
+            assert self.config.supervisor is not None
+            emulator = SupervisorEmulator(address=self.config.supervisor.address).start()
+            self._stack.callback(emulator.stop)
+            self._emulated_bus.attach(self.config.supervisor.address, emulator)
+            self.emulators["supervisor"] = emulator
+        elif name == "fuel_gauge":
             from hal.emulators.max17048 import Max17048Emulator
 
             gauge = Max17048Emulator()
@@ -203,6 +219,15 @@ class Devices:
         from hal.power.max17048 import Max17048
 
         return Max17048(self._transport(cfg.bus, "fuel_gauge"), cfg.address)
+
+    def _make_supervisor(self) -> Supervisor:
+        cfg = self.config.supervisor
+        assert cfg is not None
+        if cfg.driver != "rp2040":
+            raise ConfigurationError(f"unknown supervisor driver {cfg.driver!r}; use rp2040")
+        from hal.supervisor.rp2040 import Rp2040Supervisor
+
+        return Rp2040Supervisor(self._transport(cfg.bus, "supervisor"), cfg.address)
 
     def _make_secure_element(self) -> SecureElement:
         cfg = self.config.secure_element

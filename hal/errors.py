@@ -127,3 +127,26 @@ class SecureElementStatus(SecureElementError):
 
 class CameraError(HalError):
     """Base of camera errors."""
+
+
+# Supervisor microcontroller ------------------------------------------------------
+
+
+class SupervisorError(HalError):
+    """Base of the supervisor's errors."""
+
+
+class SupervisorCrcError(SupervisorError, ChecksumError):
+    """A response from the supervisor fails its CRC (noise on the bus, a damaged frame)."""
+
+
+class SupervisorVersionError(SupervisorError):
+    """The supervisor speaks another major version of the protocol."""
+
+
+class SupervisorRefused(SupervisorError):
+    """The supervisor answered a command with an error result (``reason`` names it)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

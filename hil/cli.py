@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-DEVICES = ("fingerprint", "modem", "fuel-gauge", "secure-element", "rig")
+DEVICES = ("fingerprint", "modem", "fuel-gauge", "secure-element", "supervisor", "rig")
 
 
 def register(areas: Any) -> None:
@@ -20,8 +20,9 @@ def register(areas: Any) -> None:
         help="start one emulator and print where it listens",
         description=(
             "Start an emulator and print where it listens: a pseudo-terminal for the "
-            "fingerprint module and the modem, a Unix socket (I2C bus) for the fuel gauge and "
-            "the secure element, or all of them with 'rig' (which also writes a device "
+            "fingerprint module and the modem, a Unix socket (I2C bus) for the fuel gauge, "
+            "the secure element and the supervisor (whose alerts are printed), or all of them "
+            "with 'rig' (which also writes a device "
             "configuration). The camera is emulated inside the firmware process "
             '(camera.index = "emulated"). Runs until interrupted.'
         ),
@@ -161,21 +162,31 @@ def _start(args: argparse.Namespace, workdir: Path) -> list[Any]:
         modem = ModemEmulator(dialect=args.dialect, scenario=args.scenario).start()
         print(f"modem {args.dialect} emulator ({args.scenario}): {modem.path}", flush=True)
         return [modem.stop]
-    if args.device in ("fuel-gauge", "secure-element"):
+    if args.device in ("fuel-gauge", "secure-element", "supervisor"):
+        import sys
+
         from hal.emulators.atecc608 import provisioned
         from hal.emulators.i2cbus import EmulatedI2CBus, I2CBusServer
         from hal.emulators.max17048 import Max17048Emulator
+        from supervisor.emulator import SupervisorEmulator
 
         bus = EmulatedI2CBus()
+        stoppers = []
         if args.device == "fuel-gauge":
             bus.attach(0x36, Max17048Emulator())
             where = "MAX17048 at 0x36"
-        else:
+        elif args.device == "secure-element":
             bus.attach(0x60, provisioned(0, state_file=workdir / "atecc608.json"))
             where = "ATECC608 at 0x60"
+        else:
+            supervisor = SupervisorEmulator(out=sys.stdout).start()
+            bus.attach(supervisor.address, supervisor)
+            stoppers.append(supervisor.stop)
+            version = ".".join(map(str, supervisor.logic.firmware_version))
+            where = f"RP2040 supervisor {version} at 0x{supervisor.address:02X}"
         server = I2CBusServer(bus, str(workdir / "i2c.sock")).start()
         print(f"{args.device} emulator ({where}) on I2C bus unix:{server.path}", flush=True)
-        return [server.stop]
+        return [server.stop, *stoppers]
     from hil.rig import Rig
 
     rig = Rig(workdir, modem_dialect=args.dialect, modem_scenario=args.scenario).start()

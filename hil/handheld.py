@@ -47,6 +47,8 @@ class HandheldProcess:
     languages: tuple[str, ...] = ()
     operation: tuple[str, str, str] = ("op-demo", "Operation Green Border", "Crossing 7")
     telemetry_s: float = 60.0
+    heartbeat_timeout_s: int = 60
+    shutdown_grace_s: int = 30
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
@@ -73,12 +75,18 @@ class HandheldProcess:
             else ""
         )
         op_id, op_name, op_site = self.operation
+        hardware = self.rig.config_text().replace(
+            "emulated = true\n",
+            f'emulated = true\nid = "{self.device_id}"\ndata_dir = "{self.data_dir}"\n',
+            1,
+        )
+        hardware = hardware.replace(
+            'poweroff_command = ""\n',
+            f'poweroff_command = ""\nheartbeat_timeout_s = {self.heartbeat_timeout_s}\n'
+            f"shutdown_grace_s = {self.shutdown_grace_s}\n",
+        )
         self.config_path.write_text(
-            self.rig.config_text().replace(
-                "emulated = true\n",
-                f'emulated = true\nid = "{self.device_id}"\ndata_dir = "{self.data_dir}"\n',
-                1,
-            )
+            hardware
             + f"""
 [uplink]
 host = "127.0.0.1"
@@ -158,3 +166,17 @@ period_s = {self.telemetry_s}
             self.process.kill()
             self.process.wait()
             self.process = None
+
+    def follow_power(self) -> None:
+        """Let the rig's supervisor switch this main board: off kills the service (a power
+        cut), on starts it again (a boot)."""
+        self.power_cycles: list[bool] = []
+
+        def switched(on: bool) -> None:
+            self.power_cycles.append(on)
+            if on:
+                threading.Thread(target=self.start, name="boot", daemon=True).start()
+            else:
+                self.kill()
+
+        self.rig.supervisor.board.on_power = switched

@@ -16,13 +16,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from hal.emulators.atecc608 import Atecc608Emulator, provisioned
 from hal.emulators.i2cbus import EmulatedI2CBus, I2CBusServer
 from hal.emulators.max17048 import Max17048Emulator
 from hal.emulators.modem import ModemEmulator
 from hal.emulators.r30x import R30xEmulator
+from supervisor.emulator import SupervisorEmulator
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,20 @@ def _se_crc(rig: Rig, value: Any) -> None:
     rig.secure_element.corrupt_responses = bool(value)
 
 
+def _supervisor(attr: str) -> Callable[[Rig, Any], None]:
+    def apply(rig: Rig, value: Any) -> None:
+        setattr(rig.supervisor, attr, bool(value))
+
+    return apply
+
+
+def _supervisor_board(attr: str, on: Any, off: Any) -> Callable[[Rig, Any], None]:
+    def apply(rig: Rig, value: Any) -> None:
+        setattr(rig.supervisor.board, attr, on if value else off)
+
+    return apply
+
+
 KNOBS: dict[str, Knob] = {
     "fingerprint.bad_checksum": Knob("every reply has a wrong checksum", _fp("bad_checksum")),
     "fingerprint.garble": Knob("a payload byte of every reply is flipped", _fp("garble")),
@@ -84,6 +99,20 @@ KNOBS: dict[str, Knob] = {
     "fuel_gauge.nack": Knob("the fuel gauge does not acknowledge (I2C NACK)", _gauge_nack),
     "secure_element.nack": Knob("the secure element does not acknowledge", _se_nack),
     "secure_element.bad_crc": Knob("secure-element responses fail their CRC", _se_crc),
+    "supervisor.nack": Knob("the supervisor does not acknowledge (I2C NACK)", _supervisor("nack")),
+    "supervisor.bad_crc": Knob("supervisor responses fail their CRC", _supervisor("corrupt")),
+    "supervisor.stuck_heartbeat": Knob(
+        "the main board's heartbeats never reach the supervisor", _supervisor("deaf_heartbeat")
+    ),
+    "supervisor.tamper": Knob(
+        "the case is opened (the tamper switch)", _supervisor_board("tamper", True, False)
+    ),
+    "supervisor.low_battery": Knob(
+        "the battery drops to 3.30 V (below the cut-off)", _supervisor_board("battery", 3300, 3950)
+    ),
+    "supervisor.button": Knob(
+        "the power button is held down", _supervisor_board("button", True, False)
+    ),
 }
 
 
@@ -97,6 +126,7 @@ class Rig:
         modem_dialect: str = "quectel",
         modem_scenario: str = "default",
         realtime: bool = False,
+        supervisor_out: TextIO | None = None,
     ) -> None:
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="hotspot-rig-")
         self.workdir = Path(workdir) if workdir else Path(self._tmp.name)  # type: ignore[union-attr]
@@ -108,13 +138,18 @@ class Rig:
         self.secure_element: Atecc608Emulator = provisioned(
             0, state_file=self.workdir / "atecc608.json"
         )
+        self.supervisor = SupervisorEmulator(out=supervisor_out)
+        """The supervisor microcontroller: its real logic on a board in memory. Alerts it
+        plays are printed to ``supervisor_out``."""
         self.bus = EmulatedI2CBus()
         self.bus.attach(0x36, self.fuel_gauge)
         self.bus.attach(0x60, self.secure_element)
+        self.bus.attach(self.supervisor.address, self.supervisor)
         self.i2c_server = I2CBusServer(self.bus, str(self.workdir / "i2c.sock"))
         self.config_path = self.workdir / "device.toml"
 
     def start(self) -> Rig:
+        self.supervisor.start()
         self.fingerprint.start()
         self.modem.start()
         self.i2c_server.start()
@@ -122,6 +157,7 @@ class Rig:
         return self
 
     def stop(self) -> None:
+        self.supervisor.stop()
         self.fingerprint.stop()
         self.modem.stop()
         self.i2c_server.stop()
@@ -150,6 +186,9 @@ class Rig:
         self.fuel_gauge.nack = False
         self.secure_element.nack = False
         self.secure_element.corrupt_responses = False
+        self.supervisor.nack = self.supervisor.corrupt = self.supervisor.deaf_heartbeat = False
+        board = self.supervisor.board
+        board.tamper, board.button, board.battery = False, False, 3950
 
     def config_text(self) -> str:
         """The hardware half of a device configuration: every part is one of the rig's
@@ -186,6 +225,12 @@ driver = "atecc608"
 bus = "unix:{self.i2c_server.path}"
 address = 0x60
 identity_slot = 0
+
+[supervisor]
+driver = "rp2040"
+bus = "unix:{self.i2c_server.path}"
+address = 0x{self.supervisor.address:02X}
+poweroff_command = ""
 """
 
     def run_firmware(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,8 @@
 - ``firmware`` imports ``hal`` but concrete drivers and emulators only in ``firmware.wiring``;
 - ``central`` never imports ``firmware``; both share only ``wire``, which imports nothing of ours;
 - nothing below the rig imports ``hil``;
-- the officer interface (``firmware.ui``) calls into the application, never the reverse.
+- the officer interface (``firmware.ui``) calls into the application, never the reverse;
+- the supervisor's MicroPython firmware shares only the register map with the main board.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"hal", "firmware", "hil", "central", "ota", "models", "bench", "hotspot", "wire"}
+OURS = {
+    "hal",
+    "firmware",
+    "hil",
+    "central",
+    "ota",
+    "models",
+    "bench",
+    "hotspot",
+    "wire",
+    "supervisor",
+}
 HAL_INTERFACES = {
     "hal.errors",
     "hal.resources",
@@ -25,6 +37,7 @@ HAL_INTERFACES = {
     "hal.modem.protocol",
     "hal.power.protocol",
     "hal.secure.protocol",
+    "hal.supervisor.protocol",
     "hal.phantoms.fingerprint",
     "hal.phantoms.face",
 }
@@ -51,9 +64,10 @@ def test_hal_imports_nothing_of_ours_outside_hal() -> None:
 
 def test_firmware_uses_hal_interfaces_except_in_wiring() -> None:
     for module, names in imports("firmware").items():
-        outside = {
-            n for n in names if n.split(".")[0] not in ("hal", "firmware", "wire", "models")
-        }
+        allowed = {"hal", "firmware", "wire", "models"}
+        if module == "firmware.wiring":
+            allowed.add("supervisor")  # the supervisor's emulator, for "emulated" buses
+        outside = {n for n in names if n.split(".")[0] not in allowed}
         assert not outside, (module, outside)
         if module == "firmware.wiring":
             continue
@@ -95,3 +109,15 @@ def test_the_officer_interface_calls_into_the_application_never_the_reverse() ->
         if module.startswith("firmware.ui") or module == "firmware.service":
             continue
         assert not any(n.startswith("firmware.ui") for n in names), module
+
+
+def test_the_supervisor_firmware_shares_only_the_register_map() -> None:
+    # What runs on the microcontroller imports nothing of ours but the register map (flashed
+    # beside it as regmap.py); the host tools beside it (build, emulator) may use hal.
+    on_board = {"supervisor.logic", "supervisor.board", "supervisor.main", "supervisor.image"}
+    for module, names in imports("supervisor").items():
+        ours = {n for n in names if n.split(".")[0] in OURS}
+        if module in on_board:
+            assert ours <= {"hal.supervisor", "supervisor"}, (module, ours)
+        else:
+            assert {n.split(".")[0] for n in ours} <= {"hal", "supervisor"}, (module, ours)

@@ -78,7 +78,6 @@ class Interface:
 
     def __init__(self, desk: Desk, settings: InterfaceSection, port: int) -> None:
         self.desk, self.settings, self.port = desk, settings, port
-        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
         self._templates = _templates()
         self._streams: set[asyncio.Queue[Event | None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -363,6 +362,11 @@ class Interface:
     }
 
 
+def _hosts(port: int) -> set[str]:
+    """The Host headers a request to this interface can carry (no DNS rebinding)."""
+    return {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+
 def _sse(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -386,9 +390,9 @@ class Guard:
     through as it is written.
     """
 
-    def __init__(self, app: ASGIApp, interface: Interface) -> None:
+    def __init__(self, app: ASGIApp, port: int) -> None:
         self.app = app
-        self._interface = interface
+        self._hosts = _hosts(port)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -396,7 +400,7 @@ class Guard:
             return
         headers = Headers(scope=scope)
         refused = None
-        if headers.get("host") not in self._interface.hosts:
+        if headers.get("host") not in self._hosts:
             refused = Response("wrong host", status_code=421)
         elif scope["method"] == "POST" and headers.get(CSRF_HEADER) != "1":
             refused = Response("missing X-Hotspot header", status_code=403)
@@ -438,6 +442,32 @@ def create_app(desk: Desk, settings: InterfaceSection, port: int) -> tuple[Starl
             post("/api/check/{action}", interface.call),
             Mount("/static", app=StaticFiles(directory=static), name="static"),
         ],
-        middleware=[Middleware(Guard, interface=interface)],
+        middleware=[Middleware(Guard, port=port)],
     )
     return app, interface
+
+
+def create_sealed_app(settings: InterfaceSection, port: int) -> Starlette:
+    """The interface of a device whose case was opened: one page that says so, nothing else."""
+    templates = _templates()
+    static = str(resources.files("firmware.ui").joinpath("static"))
+
+    async def page(request: Request) -> Response:
+        offered = settings.languages
+        code = (
+            request.cookies.get(LANGUAGE_COOKIE)
+            or settings.language
+            or negotiate(request.headers.get("accept-language"), offered)
+            or ("en" if "en" in offered else offered[0])
+        )
+        lang = language(code if code in offered else offered[0])
+        return HTMLResponse(templates.get_template("sealed.html").render(_=lang.gettext, lang=lang))
+
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Mount("/static", app=StaticFiles(directory=static), name="static"),
+        ],
+        middleware=[Middleware(Guard, port=port)],
+    )
+    return app

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
-
-from firmware.ui.app import Interface
 
 
 class InterfaceError(Exception):
@@ -15,8 +14,11 @@ class InterfaceError(Exception):
 
 
 class InterfaceServer:
-    def __init__(self, app: Starlette, interface: Interface, port: int) -> None:
-        self.interface = interface
+    def __init__(
+        self, app: Starlette, port: int, on_stop: Callable[[], None] = lambda: None
+    ) -> None:
+        """``on_stop`` runs first when the server stops (it ends the open event streams)."""
+        self._on_stop = on_stop
         self.port = port
         config = uvicorn.Config(
             app,
@@ -52,6 +54,6 @@ class InterfaceServer:
         return self
 
     def stop(self) -> None:
-        self.interface.close_streams()
+        self._on_stop()
         self._server.should_exit = True
         self._thread.join(timeout=10)

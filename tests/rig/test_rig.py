@@ -37,6 +37,21 @@ def test_firmware_finds_every_emulated_device(rig: Rig) -> None:
     assert report["ok"], report
     assert report["devices"]["fingerprint"]["baudrate"] == 115200
     assert report["devices"]["secure_element"]["model"] == "ATECC608"
+    supervisor = report["devices"]["supervisor"]
+    assert supervisor["firmware"] == "1.0.0" and supervisor["tamper"] == "closed"
+    assert supervisor["wake_reason"] == "cold start" and supervisor["battery_mv"] == 3950
+
+
+def test_a_tamper_is_reported_by_the_selftest_until_cleared(rig: Rig) -> None:
+    rig.set_fault("supervisor.tamper", True)
+    time.sleep(0.1)
+    rig.set_fault("supervisor.tamper", False)
+    time.sleep(0.1)
+    assert rig.selftest()["devices"]["supervisor"]["tamper"].startswith("LATCHED")
+    cleared = rig.run_firmware("device", "supervisor-clear-tamper")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "tamper latch cleared" in cleared.stdout
+    assert rig.selftest()["devices"]["supervisor"]["tamper"] == "closed"
 
 
 FAULTS = [
@@ -49,6 +64,8 @@ FAULTS = [
     ("fuel_gauge.nack", True, "fuel_gauge", "BusError"),
     ("secure_element.nack", True, "secure_element", "does not wake"),
     ("secure_element.bad_crc", True, "secure_element", "SecureElementCrcError"),
+    ("supervisor.nack", True, "supervisor", "BusError"),
+    ("supervisor.bad_crc", True, "supervisor", "SupervisorCrcError"),
 ]
 
 
@@ -87,9 +104,15 @@ def test_every_knob_is_covered() -> None:
         "fingerprint.truncate_image_after",
         "modem.garble",
         "modem.drop",
+        "supervisor.tamper",
+        "supervisor.stuck_heartbeat",
+        "supervisor.low_battery",
+        "supervisor.button",
     }
     # capture_fails / truncate / garble / drop are exercised at the HAL level
     # (tests/hal/test_r30x_driver.py, test_modem_driver.py): the self-test does no capture.
+    # The supervisor's behaviour knobs are exercised on its logic (tests/supervisor) and with
+    # the device service on the rig (tests/supervisor/test_with_the_service.py).
     assert set(KNOBS) <= covered
 
 
