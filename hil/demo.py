@@ -73,7 +73,9 @@ def run(out: TextIO, realtime: bool = True, stay: Callable[[], None] | None = No
         root = Path(tmp)
         print("HOTSPOT demo: central service and one handheld on this machine\n", file=out)
         system = System.start(root / "fleet")
-        rig = Rig(root / "rig", modem_scenario="no-coverage", realtime=realtime).start()
+        rig = Rig(
+            root / "rig", modem_scenario="no-coverage", realtime=realtime, supervisor_out=out
+        ).start()
         handheld = HandheldProcess(rig, system, "hh-demo-01", root / "handheld")
         try:
             say(

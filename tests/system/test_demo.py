@@ -20,6 +20,7 @@ def test_demo_tells_the_story_end_to_end() -> None:
     assert "link up: HOTSPOT NET" in text
     assert "*** HIT *** WL-2026-0042 (red-notice)" in text
     assert "HIT acknowledged by officer-1" in text
+    assert "[supervisor] HIT alert: red light, buzzer, vibration, 3 time(s)" in text
     assert "officer interface: http://127.0.0.1:" in text
     assert text.count("no-hit") == 3
     assert "4 checks answered, 1 HIT raised, 0 left in the outbox" in text
