@@ -158,6 +158,21 @@ class TelemetrySection:
     period_s: float = 60.0
 
 
+@dataclass(frozen=True)
+class UpdateSection:
+    """Over-the-air updates (read by ``hotspot ota`` through ``device_config`` in ota.toml)."""
+
+    repository: str = ""
+    """Base URL of the update repository ("" until the fleet has one)."""
+    group: str = "default"
+    """The rollout group this device follows."""
+    hardware: str = "hotspot-h1"
+    min_battery_percent: float = 30.0
+    floor: str = "file"
+    """Anti-rollback floor: "secure-element" (the chip's monotonic counter) or "file"."""
+    health_deadline_s: float = 120.0
+
+
 HARDWARE: dict[str, type[Any]] = {
     "fingerprint": FingerprintConfig,
     "camera": CameraConfig,
@@ -172,6 +187,7 @@ SERVICE: dict[str, type[Any]] = {
     "interface": InterfaceSection,
     "operation": OperationSection,
     "telemetry": TelemetrySection,
+    "update": UpdateSection,
 }
 _RESOURCE_KEYS = {"fingerprint": "port", "camera": "index", "modem": "port",
                   "fuel_gauge": "bus", "secure_element": "bus"}  # fmt: skip
@@ -192,6 +208,7 @@ class DeviceConfig:
     interface: InterfaceSection = InterfaceSection()
     operation: OperationSection = OperationSection()
     telemetry: TelemetrySection = TelemetrySection()
+    update: UpdateSection | None = None
     officers: dict[str, str] = field(default_factory=dict)
     """Officer id -> PIN hash (``hotspot device officer add`` writes one)."""
     source: str = "<embedded default>"
@@ -312,6 +329,11 @@ def parse(text: str, source: str, *, emulated: bool = False) -> DeviceConfig:
         raise ConfigurationError(
             f'{source} [supervisor] bus = "emulated" but [device] emulated is false: name the '
             "real bus, or set emulated = true for a training device"
+        )
+    update = sections.get("update")
+    if update is not None and update.floor not in ("file", "secure-element"):
+        raise ConfigurationError(
+            f'{source} [update] floor: {update.floor!r}; use "file" or "secure-element"'
         )
     interface = sections.get("interface", InterfaceSection())
     _check_interface(interface, f"{source} [interface]")

@@ -33,7 +33,7 @@ from ota.errors import BundleError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-DEVICE_PACKAGES = ("firmware", "hal", "wire", "ota", "models", "hotspot")
+DEVICE_PACKAGES = ("firmware", "hal", "wire", "ota", "models", "hotspot", "supervisor")
 """What runs on the handheld; the central service and the test rig stay out."""
 MAX_MANIFEST_BYTES = 1 << 20
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

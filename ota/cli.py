@@ -78,6 +78,11 @@ def register(areas: Any) -> None:
         "--health-arg", action="append", default=[], help="argument for 'hal health'"
     )
     iroot.add_argument(
+        "--device-config",
+        help="the device configuration the update settings and the agent read (default: "
+        "DIR/etc/hotspot/device.toml when it exists)",
+    )
+    iroot.add_argument(
         "--interface-port",
         type=int,
         default=8080,
@@ -209,15 +214,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_install_root(args: argparse.Namespace) -> int:
+    from ota.layout import Layout
     from ota.rootfs import install_root
     from ota.settings import OtaSettings
 
+    device_config = args.device_config or ""
+    default = Layout(args.dir).config / "device.toml"
+    if not device_config and default.is_file():
+        device_config = str(default)
+    if device_config and not Path(device_config).is_file():
+        return _fail(OtaError(f"--device-config {device_config}: no such file"))
     try:
         version = install_root(
             args.dir,
             args.bundle.read_bytes(),
             args.trusted_root.read_bytes(),
-            OtaSettings(args.repository, args.hardware, list(args.health_arg)),
+            OtaSettings(
+                args.repository, args.hardware, list(args.health_arg), device_config=device_config
+            ),
             interface_port=args.interface_port,
         )
     except (OtaError, FileExistsError) as exc:
@@ -225,6 +239,10 @@ def cmd_install_root(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(OtaError(f"cannot read {exc.filename}: {exc.strerror}"))
     print(f"{args.dir}: slot a holds {version}; units in {args.dir / 'etc/systemd/system'}")
+    if device_config:
+        print(f"update settings and the agent's broker from {device_config}")
+    else:
+        print(f"no device configuration at {default}: the update settings are ota.toml's alone")
     return 0
 
 

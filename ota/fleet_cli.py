@@ -141,15 +141,30 @@ def cmd_agent(args: argparse.Namespace) -> int:
         subprocess.run(["systemctl", "restart", "hotspot-firmware.service"], check=False)
         subprocess.run(["systemctl", "start", "hotspot-ota-confirm.service"], check=False)
 
+    from firmware import config as config_mod
+    from hal.errors import HalError
+
+    # The same device configuration the service reads: its fuel gauge and capture marker,
+    # never an emulated default.
+    device_config = args.config or cfg.device_config
+    if not device_config:
+        raise UserError(
+            "the agent needs the device configuration: --config FILE, or device_config in "
+            f"{settings.path(layout)}"
+        )
+    try:
+        device = config_mod.load(device_config)
+    except HalError as exc:
+        raise UserError(str(exc)) from None
+    marker = Path(device.device.capture_marker)
+
     def conditions() -> str | None:
-        if (layout.root / "run" / "hotspot" / "capturing").exists():
+        if marker.exists():
             return "capture in progress"
-        from firmware import config as config_mod
         from firmware.wiring import Devices
-        from hal.errors import HalError
 
         try:
-            with Devices(config_mod.load(args.config)) as devices:
+            with Devices(device) as devices:
                 soc = devices.fuel_gauge.read().soc_percent
         except HalError as exc:
             return f"battery unknown ({exc})"

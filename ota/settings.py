@@ -3,12 +3,19 @@
 Written by ``hotspot ota install-root``; read by ``update``, ``boot``,
 ``confirm`` and the rollout agent. Validated when loaded, so that a typo is
 reported with the file and the key rather than as a failed update later.
+
+On a handheld the device configuration (``device_config``, the one file the
+device service reads) has the last word: its ``[update]`` section gives the
+repository, the group, the battery floor and the anti-rollback floor, and its
+``[device]``, ``[uplink]`` and ``[central]`` sections the agent's MQTT
+connection, so the agent and the service never disagree on the broker or the
+certificates.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +99,42 @@ def load(layout: Layout) -> OtaSettings:
         raise OtaError(f"{source}: floor must be one of {list(FLOORS)}, not {data['floor']!r}")
     try:
         mqtt_settings = MqttSettings(**mqtt) if mqtt is not None else None
-        return OtaSettings(**data, mqtt=mqtt_settings)
+        settings = OtaSettings(**data, mqtt=mqtt_settings)
     except TypeError as exc:
         raise OtaError(f"{source} [mqtt]: {exc}") from None
+    return from_device_config(settings) if settings.device_config else settings
+
+
+def from_device_config(settings: OtaSettings) -> OtaSettings:
+    """``settings`` with what the device configuration says about updates and the broker."""
+    from firmware import config as config_mod
+    from hal.errors import ConfigurationError
+
+    try:
+        device = config_mod.load(settings.device_config)
+    except ConfigurationError as exc:
+        raise OtaError(str(exc)) from None
+    changes: dict[str, Any] = {}
+    update = device.update
+    if update is not None:
+        changes |= {
+            "repository": update.repository or settings.repository,
+            "hardware": update.hardware,
+            "min_battery_percent": update.min_battery_percent,
+            "floor": update.floor,
+            "health_deadline_s": update.health_deadline_s,
+        }
+    if not settings.health_args:
+        changes["health_args"] = ["--config", settings.device_config]
+    if settings.mqtt is None and device.uplink is not None and device.central is not None:
+        changes["mqtt"] = MqttSettings(
+            device_id=device.device.id,
+            host=device.uplink.host,
+            port=device.uplink.port,
+            ca=str(device.path(device.uplink.ca)),
+            cert=str(device.path(device.uplink.cert)),
+            key=str(device.path(device.uplink.key)),
+            central_public=str(device.path(device.central.answers_public)),
+            group=update.group if update is not None else "default",
+        )
+    return replace(settings, **changes)

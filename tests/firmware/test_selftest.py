@@ -106,7 +106,9 @@ def test_cli_selftest_json() -> None:
         "modem",
         "fuel_gauge",
         "secure_element",
+        "supervisor",
     }
+    assert report["devices"]["supervisor"]["tamper"] == "closed"
 
 
 def test_cli_reports_a_bad_config_in_one_line(tmp_path: object) -> None:
