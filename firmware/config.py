@@ -302,8 +302,10 @@ def parse(text: str, source: str, *, emulated: bool = False) -> DeviceConfig:
     sections: dict[str, Any] = {}
     for name, cls in HARDWARE.items():
         values = data.get(name)
-        if name == "secure_element" and isinstance(values, dict) and values.get("driver") == (
-            "softkey"
+        if (
+            name == "secure_element"
+            and isinstance(values, dict)
+            and values.get("driver") == ("softkey")
         ):
             values = {"bus": "", **values}  # a key store in files: no bus, its folder instead
         if values is None:

@@ -269,7 +269,7 @@ def device_floor(layout: Any, cfg: Any) -> Any:
 
     if not cfg.device_config:
         raise OtaError(
-            f"{layout.config / 'ota.toml'}: floor = \"secure-element\" needs device_config, the "
+            f'{layout.config / "ota.toml"}: floor = "secure-element" needs device_config, the '
             "device configuration that names the secure element"
         )
     stack = contextlib.ExitStack()
@@ -323,6 +323,7 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
     layout, cfg, floor = _device(args.root)
     try:
+
         def judge(slot: Path) -> health.HealthReport:
             if args.require_active:
                 service = health.unit_active(args.require_active)
