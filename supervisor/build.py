@@ -109,6 +109,7 @@ def check(sources: list[Path], stubs: Path) -> None:
 
 def build(out: Path, stubs: Path | None = None) -> Path:
     """Stage, compile (and check): the image's path."""
+    out = out.resolve()
     sources = stage_sources(out / "src")
     if stubs is not None:
         check(sources, stubs)
