@@ -27,6 +27,12 @@ def register(areas: Any) -> None:
         default=0,
         help="gateway processes sharing the load (default: one per core, at most 4)",
     )
+    uplink.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="central's database: SQLite (default) or a PostgreSQL server started for the run",
+    )
     uplink.add_argument("--json", action="store_true", help="print one JSON object")
     uplink.set_defaults(handler=_uplink)
 
@@ -35,6 +41,29 @@ def register(areas: Any) -> None:
     )
     ota.add_argument("--json", action="store_true", help="print one JSON object")
     ota.set_defaults(handler=_ota)
+
+    calibrate = kinds.add_parser(
+        "calibrate",
+        help="measure the impostor score distributions the central decision rests on "
+        "(real FVC fingerprints, ORL and LFW faces) and write central/calibration.json",
+    )
+    calibrate.add_argument("--fvc", type=Path, help="FVC-style sets (YEAR/DBn_B/FFF_I.tif)")
+    calibrate.add_argument(
+        "--faces",
+        type=Path,
+        action="append",
+        default=[],
+        help="an identity-folder face set (repeat: ORL, the LFW development half)",
+    )
+    calibrate.add_argument(
+        "--only",
+        choices=("fingerprint", "face"),
+        help="measure one modality again and keep the other from the file written before",
+    )
+    calibrate.add_argument(
+        "--out", type=Path, help="where to write (default: central/calibration.json)"
+    )
+    calibrate.set_defaults(handler=_calibrate)
 
     ui = kinds.add_parser(
         "ui",
@@ -163,6 +192,42 @@ def _fingerprint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from importlib import resources
+
+    from bench import calibrate
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"\r  {stage:<32} {done:>8}/{total}", end="", file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)
+
+    out = args.out or Path(str(resources.files("central").joinpath("calibration.json")))
+    if args.only != "face" and args.fvc is None:
+        print("hotspot bench calibrate: --fvc is needed to measure fingerprints", file=sys.stderr)
+        return 2
+    if args.only != "fingerprint" and not args.faces:
+        print("hotspot bench calibrate: --faces is needed to measure faces", file=sys.stderr)
+        return 2
+    if args.only and not out.exists():
+        print(f"hotspot bench calibrate: --only keeps the rest of {out}, which does not exist",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    previous = json.loads(out.read_text()) if args.only else None
+    result = calibrate.run(args.fvc, list(args.faces), progress, only=args.only, previous=previous)
+    calibrate.write(result, out)
+    for name, tail in result["modalities"].items():
+        print(
+            f"{name}: {tail['pairs']:,} impostor pairs, measured to score "
+            f"{tail['measured_to']:.3f}; genuine median {tail['genuine_quantiles'].get('0.5')}"
+        )
+    print(f"written to {out}")
+    return 0
+
+
 def _ui(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -218,4 +283,4 @@ def _uplink(args: argparse.Namespace) -> int:
             "--gateways at least 1"
         )
     gateways = args.gateways or uplink.default_gateways()
-    return uplink.main(sizes, args.backlog, args.live, gateways, args.json)
+    return uplink.main(sizes, args.backlog, args.live, gateways, args.json, args.store)

@@ -68,14 +68,17 @@ def discover(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def load_image(path: Path) -> Grey:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
+
+
 def load(folder: Path) -> list[Sample]:
     samples = []
     for path in _set_files(folder):
         match = NAME.match(path.name)
         assert match is not None
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"))
-        samples.append(Sample(int(match.group(1)), int(match.group(2)), pixels))
+        samples.append(Sample(int(match.group(1)), int(match.group(2)), load_image(path)))
     if len({s.finger for s in samples}) < 2:
         raise BenchError(f"{folder} holds fewer than two fingers")
     return samples

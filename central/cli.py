@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from central.provision import FleetCA, FleetLayout, broker_config, central_keys
+from wire import face as face_wire
 
 
 def register(areas: Any) -> None:
@@ -21,6 +22,12 @@ def register(areas: Any) -> None:
     prov.add_argument("--dir", required=True, type=Path, help="fleet directory")
     prov.add_argument("--port", type=int, default=8883, help="broker TLS port")
     prov.add_argument("--device", action="append", default=[], help="issue a device certificate")
+    prov.add_argument(
+        "--database",
+        metavar="URL",
+        help="the central database: postgresql://USER@HOST:PORT/DB shared by gateways on "
+        "several hosts (default: SQLite in the fleet directory)",
+    )
     prov.set_defaults(handler=cmd_provision)
 
     central = areas.add_parser("central", help="the central gateway")
@@ -34,7 +41,7 @@ def register(areas: Any) -> None:
 
     wl = sub.add_parser("watchlist", help="manage the watchlist")
     wl_sub = wl.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = wl_sub.add_parser("add", help="add or replace an entry")
+    add = wl_sub.add_parser("add", help="add an entry (or replace one, --replace)")
     add.add_argument("--dir", required=True, type=Path)
     add.add_argument("reference")
     add.add_argument("--notice", required=True, help="notice type, e.g. red-notice")
@@ -45,7 +52,15 @@ def register(areas: Any) -> None:
         metavar="POSITION:FILE",
         help="an ISO/IEC 19794-2 template file for a finger position (1-10)",
     )
-    add.add_argument("--face", type=Path, help="an int8 face embedding file")
+    add.add_argument("--face", type=Path, help="an int8 face embedding file (128 bytes)")
+    add.add_argument(
+        "--face-model",
+        default=face_wire.VERSION,
+        help=f"the model that made the embedding (default {face_wire.VERSION}, what devices send)",
+    )
+    add.add_argument(
+        "--replace", action="store_true", help="replace the entry if the reference is listed"
+    )
     add.set_defaults(handler=cmd_watchlist_add)
     ls = wl_sub.add_parser("list", help="list entries (references and notice types only)")
     ls.add_argument("--dir", required=True, type=Path)
@@ -72,6 +87,25 @@ def register(areas: Any) -> None:
     dls.add_argument("--dir", required=True, type=Path)
     dls.set_defaults(handler=cmd_devices_list)
 
+    ver = sub.add_parser("verify", help="the examiners' queue of possible matches")
+    ver_sub = ver.add_subparsers(dest="action", required=True, metavar="ACTION")
+    vls = ver_sub.add_parser("list", help="possible matches (pending by default)")
+    vls.add_argument("--dir", required=True, type=Path)
+    vls.add_argument(
+        "--state", default="pending", choices=("pending", "confirmed", "rejected", "all")
+    )
+    vls.set_defaults(handler=cmd_verify_list)
+    for action, text in (
+        ("confirm", "confirm a possible match: the handheld gets a final HIT"),
+        ("reject", "reject a possible match: the handheld gets a final NO HIT"),
+    ):
+        decide = ver_sub.add_parser(action, help=text)
+        decide.add_argument("--dir", required=True, type=Path)
+        decide.add_argument("record", help="the record id (at least its first 8 hex digits)")
+        decide.add_argument("--examiner", required=True, help="who decides (kept in the audit)")
+        decide.add_argument("--note", default="", help="why (kept in the audit)")
+        decide.set_defaults(handler=cmd_verify_decide)
+
 
 def _user_error(message: str) -> Exception:
     from hotspot.cli import UserError
@@ -86,6 +120,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
     ca.issue("central", layout.central_tls)
     conf = broker_config(layout.broker_dir, ca, args.port)
     layout.broker_port_file.write_text(str(args.port))
+    if args.database:
+        layout.database_file.write_text(args.database + "\n")
+    store = _store(layout)
+    print(f"central database:  {layout.database_url} (schema version {store.db.version()})")
     print(f"fleet CA:          {ca.cert_path}")
     print(f"central keys:      {records} (records), {answers} (answers)")
     print(f"broker config:     {conf}  (mosquitto -c {conf})")
@@ -95,24 +133,35 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _processor(layout: FleetLayout) -> Any:
-    from central.gateway import GatewayKeys, Processor
-    from central.ledger import Ledger
-    from central.matching import WatchlistMatcher
-    from central.registry import DeviceRegistry
-    from central.watchlist import SQLiteWatchlist
+def _store(layout: FleetLayout) -> Any:
+    """The fleet's central database, opened (and migrated); a UserError says what is wrong."""
+    from central.database import DatabaseError
+    from central.store import Store
 
     if not layout.keys_dir.exists():
         raise _user_error(
-            f"{layout.root} is not a provisioned fleet: run 'hotspot provision' first"
+            f"{layout.root} is not a provisioned fleet: run 'hotspot provision --dir {layout.root}'"
         )
+    try:
+        return Store.open(layout.database_url)
+    except DatabaseError as exc:
+        raise _user_error(str(exc)) from None
+
+
+def _processor(layout: FleetLayout, instance: str) -> Any:
+    import socket
+
+    from central.database import Database
+    from central.gateway import GatewayKeys, Processor
+    from central.matching import WatchlistMatcher
+    from central.watchlist import Watchlist
+
+    store = _store(layout)
     keys = GatewayKeys.load(layout.keys_dir / "records.key", layout.keys_dir / "answers.key")
-    return Processor(
-        keys,
-        DeviceRegistry(layout.registry_db),
-        Ledger(layout.ledger_db),
-        WatchlistMatcher(SQLiteWatchlist(layout.watchlist_db)),
-    )
+    # The matcher reads the watchlist on a connection of its own, beside the records'.
+    matcher = WatchlistMatcher(Watchlist(Database(layout.database_url)))
+    owner = f"{socket.gethostname()}/{instance}"
+    return Processor(keys, store.registry, store.ledger, matcher, store.verification, owner)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -120,17 +169,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from central.provision import Credentials
 
     layout = FleetLayout(args.dir)
-    processor = _processor(layout)
+    processor = _processor(layout, args.instance)
     port = args.port or int(layout.broker_port_file.read_text())
     creds = Credentials(
         layout.ca_dir / "ca.pem",
         layout.central_tls / "central.pem",
         layout.central_tls / "central.key",
     )
+    for needed in (creds.ca, creds.cert, creds.key):
+        if not needed.exists():
+            raise _user_error(f"{needed} is missing: run 'hotspot provision --dir {args.dir}'")
     # Index the watchlist before taking records, so the first answer is not minutes late.
     started = time.monotonic()
     people = processor.matcher.refresh()
     print(f"watchlist indexed: {people:,} people in {time.monotonic() - started:.1f} s", flush=True)
+    processor.matcher.start()
     gateway = Gateway(processor, creds, args.host, port, args.instance).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,61 +194,62 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"waiting for the broker at {args.host}:{port}...", file=sys.stderr, flush=True)
     stop.wait()
     gateway.stop()
+    processor.matcher.stop()
     return 0
 
 
 def cmd_watchlist_add(args: argparse.Namespace) -> int:
-    from central.watchlist import SQLiteWatchlist, WatchlistEntry
-    from wire.iso19794_2 import MinutiaeRecord, TemplateError
+    from central.watchlist import WatchlistEntry, WatchlistError
 
     fingers = []
     for spec in args.finger:
         position, _, path = spec.partition(":")
         if not position.isdigit() or not 1 <= int(position) <= 10 or not path:
             raise _user_error(f"--finger {spec!r}: use POSITION:FILE with a position 1-10")
-        data = Path(path).read_bytes()
-        try:
-            MinutiaeRecord.decode(data)
-        except TemplateError as exc:
-            raise _user_error(f"{path} is not an ISO/IEC 19794-2 record: {exc}") from exc
-        fingers.append((int(position), data))
-    face = args.face.read_bytes() if args.face else None
-    if not fingers and face is None:
-        raise _user_error("an entry needs at least one --finger or a --face")
-    SQLiteWatchlist(FleetLayout(args.dir).watchlist_db).add(
-        WatchlistEntry(args.reference, args.notice, tuple(fingers), face)
-    )
-    print(f"added {args.reference} ({args.notice}): {len(fingers)} finger(s), face: {bool(face)}")
+        fingers.append((int(position), _read(Path(path))))
+    face = _read(args.face) if args.face else None
+    entry = WatchlistEntry(args.reference, args.notice, tuple(fingers), face, args.face_model)
+    store = _store(FleetLayout(args.dir))
+    try:
+        store.watchlist.add(entry, replace=args.replace)
+    except WatchlistError as exc:
+        raise _user_error(str(exc)) from None
+    verb = "replaced" if args.replace else "added"
+    print(f"{verb} {args.reference} ({args.notice}): {len(fingers)} finger(s), face: {bool(face)}")
     return 0
 
 
-def cmd_watchlist_list(args: argparse.Namespace) -> int:
-    from central.watchlist import SQLiteWatchlist
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _user_error(f"cannot read {path}: {exc.strerror}") from None
 
-    store = SQLiteWatchlist(FleetLayout(args.dir).watchlist_db)
-    for entry in store.entries():
+
+def cmd_watchlist_list(args: argparse.Namespace) -> int:
+    store = _store(FleetLayout(args.dir))
+    count = 0
+    for entry in store.watchlist.entries():
         positions = ",".join(str(p) for p, _ in entry.fingers) or "-"
         face = "yes" if entry.face else "no"
         print(f"{entry.reference:<24} {entry.notice:<16} fingers {positions:<10} face {face}")
-    print(f"{len(store)} entries")
+        count += 1
+    print(f"{count} entries")
     return 0
 
 
 def cmd_watchlist_remove(args: argparse.Namespace) -> int:
-    from central.watchlist import SQLiteWatchlist
-
-    if not SQLiteWatchlist(FleetLayout(args.dir).watchlist_db).remove(args.reference):
+    if not _store(FleetLayout(args.dir)).watchlist.remove(args.reference):
         raise _user_error(f"no watchlist entry {args.reference!r}")
     print(f"removed {args.reference}")
     return 0
 
 
 def cmd_devices_add(args: argparse.Namespace) -> int:
-    from central.registry import DeviceRegistry
-
+    store = _store(FleetLayout(args.dir))
     try:
         key = bytes.fromhex(args.public_key)
-        DeviceRegistry(FleetLayout(args.dir).registry_db).add(args.device_id, key)
+        store.registry.add(args.device_id, key)
     except ValueError as exc:
         raise _user_error(f"cannot register {args.device_id}: {exc}") from exc
     print(f"registered {args.device_id}")
@@ -203,10 +257,8 @@ def cmd_devices_add(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_revoke(args: argparse.Namespace) -> int:
-    from central.registry import DeviceRegistry
-
     layout = FleetLayout(args.dir)
-    if not DeviceRegistry(layout.registry_db).revoke(args.device_id):
+    if not _store(layout).registry.revoke(args.device_id):
         raise _user_error(f"{args.device_id} is not registered or already revoked")
     certificates = FleetCA(layout.ca_dir).revoke(args.device_id)
     print(f"revoked {args.device_id}: its records are refused from now on")
@@ -218,8 +270,42 @@ def cmd_devices_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_devices_list(args: argparse.Namespace) -> int:
-    from central.registry import DeviceRegistry
-
-    for device in DeviceRegistry(FleetLayout(args.dir).registry_db).all():
+    for device in _store(FleetLayout(args.dir)).registry.all():
         print(f"{device.device_id:<24} {'revoked' if device.revoked else 'active'}")
+    return 0
+
+
+def cmd_verify_list(args: argparse.Namespace) -> int:
+    store = _store(FleetLayout(args.dir))
+    state = None if args.state == "all" else args.state
+    items = store.verification.items(state)
+    for item in items:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.created_ms / 1000))
+        decided = f"  {item.state} by {item.decided_by}" if item.decided_by else ""
+        training = "  TRAINING" if item.training else ""
+        print(
+            f"{item.record_hex[:16]}  {when}Z  {item.device_id:<14} {item.reference:<20} "
+            f"{'+'.join(item.modalities):<17} FMR {item.fmr or 0:.1e}{decided}{training}"
+        )
+    counts = store.verification.counts()
+    print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    return 0
+
+
+def cmd_verify_decide(args: argparse.Namespace) -> int:
+    from central.verification import VerificationError
+
+    store = _store(FleetLayout(args.dir))
+    try:
+        item = store.verification.find(args.record)
+        store.verification.decide(
+            item.record_id, args.action == "confirm", args.examiner, args.note
+        )
+    except VerificationError as exc:
+        raise _user_error(str(exc)) from None
+    outcome = "HIT" if args.action == "confirm" else "NO HIT"
+    print(
+        f"{args.action}ed {item.record_hex[:16]} ({item.reference}) as {args.examiner}: a gateway "
+        f"sends {item.device_id} the final answer, {outcome}"
+    )
     return 0

@@ -34,9 +34,11 @@ set as ``preselection_lost``). Among 100,000 synthetic fingers the mate is
 first in 70 % and in the top 3 in 79 %, at 2.5 ms a search on one core.
 
 Memory: 4 bytes per key and 32 MB per finger position, so 100,000 people with
-two fingers each take about 260 MB. The index is immutable;
-:class:`central.matching.WatchlistMatcher` rebuilds it when the watchlist
-changes.
+two fingers each take about 260 MB. An index is immutable; the gallery
+(:mod:`central.gallery`) keeps a large one and a small, sparse one of the
+fingers added since, and folds the small one into a new large one beside the
+serving one when it grows. Keys are computed by compiled code
+(:mod:`central.gallery_kernel`) for enrolment and probe alike.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from central import gallery_kernel
 from central.fingerprint_matcher import Prepared
 
 IntArray = npt.NDArray[np.int64]
@@ -71,37 +74,10 @@ class Candidate:
 
 
 def _triplets(p: Prepared) -> tuple[npt.NDArray[np.float64], IntArray]:
-    """(t, 6) triplet measures in bin units, and the central minutia of each."""
-    n = p.size
-    if n < 3:
-        return np.zeros((0, 6)), np.zeros(0, dtype=np.int64)
-    d = np.hypot(p.xy[:, None, 0] - p.xy[None, :, 0], p.xy[:, None, 1] - p.xy[None, :, 1])
-    np.fill_diagonal(d, np.inf)
-    t = min(NEIGHBOURS, n - 1)
-    nearest = np.argsort(d, axis=1)[:, :t]
-    rows = np.arange(n)
-    measures, centres = [], []
-    for a in range(t):
-        for b in range(a + 1, t):
-            j, k = nearest[:, a], nearest[:, b]
-            vj, vk = p.xy[j] - p.xy, p.xy[k] - p.xy
-            measures.append(
-                np.stack(
-                    [
-                        d[rows, j] / DIST_BIN,
-                        d[rows, k] / DIST_BIN,
-                        np.mod(np.arctan2(vj[:, 1], vj[:, 0]) - p.angle, _TWO_PI)
-                        * (DIR_BINS / _TWO_PI),
-                        np.mod(np.arctan2(vk[:, 1], vk[:, 0]) - p.angle, _TWO_PI)
-                        * (DIR_BINS / _TWO_PI),
-                        np.mod(p.angle[j] - p.angle, _TWO_PI) * (RIDGE_BINS / _TWO_PI),
-                        np.mod(p.angle[k] - p.angle, _TWO_PI) * (RIDGE_BINS / _TWO_PI),
-                    ],
-                    axis=1,
-                )
-            )
-            centres.append(rows)
-    return np.concatenate(measures), np.concatenate(centres)
+    """(t, 6) triplet measures in bin units, and the central minutia of each (compiled, so
+    that enrolment and probe compute bit for bit the same measures on any machine)."""
+    measures, centres = gallery_kernel.triplets(p.xy, p.angle)
+    return measures, centres
 
 
 def _key(q: IntArray) -> IntArray:
@@ -141,25 +117,53 @@ def probe_keys(p: Prepared) -> tuple[IntArray, npt.NDArray[np.uint8]]:
     return np.concatenate(keys), angles
 
 
+Keyed = tuple[IntArray, npt.NDArray[np.uint8]]
+"""A finger's enrolled keys and their minutiae's directions (:func:`enrolled_keys`)."""
+
+
+def keyed(p: Prepared) -> Keyed:
+    """A finger's enrolled keys, compiled (what the gallery files it under)."""
+    keys, angles = gallery_kernel.enrolled_keys(p.xy, p.angle)
+    return keys, angles
+
+
 class FingerprintIndex:
     """Every watchlist finger filed under its triplet keys, one shard per finger position.
 
     A probe of a known position reads only its position's shard (and that of
     fingers enrolled without a position), so a watchlist with two fingers per
-    person costs a search no more than one with a single finger.
+    person costs a search no more than one with a single finger. ``numbers`` are
+    the fingers' own numbers (what :class:`Candidate` reports; by default their
+    order); ``sparse`` files a few fingers in sorted arrays instead of the dense
+    bucket table, so that a small index (the gallery's recent additions) costs
+    kilobytes, not 32 MB a position.
     """
 
-    def __init__(self, fingers: list[Prepared], positions: list[int]) -> None:
-        if len(fingers) != len(positions):
+    def __init__(
+        self,
+        fingers: list[Prepared] | None = None,
+        positions: list[int] | None = None,
+        *,
+        keys: list[Keyed] | None = None,
+        numbers: list[int] | None = None,
+        sparse: bool = False,
+    ) -> None:
+        if keys is None:
+            keys = [keyed(f) for f in fingers or []]
+        positions = positions or []
+        if len(keys) != len(positions):
             raise ValueError("one position per finger")
+        ids = list(range(len(keys))) if numbers is None else numbers
         by_position: dict[int, list[int]] = {}
-        for number, position in enumerate(positions):
-            by_position.setdefault(position, []).append(number)
+        for local, position in enumerate(positions):
+            by_position.setdefault(position, []).append(local)
         self._shards = {
-            position: _Shard([fingers[n] for n in numbers], np.array(numbers, dtype=np.int64))
-            for position, numbers in by_position.items()
+            position: _Shard(
+                [keys[i] for i in locals_], np.array([ids[i] for i in locals_], np.int64), sparse
+            )
+            for position, locals_ in by_position.items()
         }
-        self.size = len(fingers)
+        self.size = len(keys)
 
     def search(self, probe: Prepared, position: int = 0, limit: int = 10) -> list[Candidate]:
         """The ``limit`` watchlist fingers most likely to be the probe's mate, best first.
@@ -167,43 +171,52 @@ class FingerprintIndex:
         ``position`` 0 (unknown) searches every finger; otherwise only fingers
         enrolled at that position or at 0.
         """
+        return self.search_keys(probe_keys(probe), position, limit)
+
+    def search_keys(self, probe: Keyed, position: int = 0, limit: int = 10) -> list[Candidate]:
+        """:meth:`search` with the probe's keys already made (several indexes share them)."""
         if position:
             shards = [self._shards[p] for p in (position, 0) if p in self._shards]
         else:
             shards = list(self._shards.values())
-        if not shards:
-            return []
-        keys, angles = probe_keys(probe)
-        if keys.size == 0:
+        keys, angles = probe
+        if not shards or keys.size == 0:
             return []
         found = [c for shard in shards for c in shard.search(keys, angles, limit)]
         return sorted(found, key=lambda c: -c.score)[:limit]
 
 
 class _Shard:
-    def __init__(self, fingers: list[Prepared], numbers: IntArray) -> None:
-        keys, angles, owners = [], [], []
-        for local, finger in enumerate(fingers):
-            k, a = enrolled_keys(finger)
-            keys.append(k)
-            angles.append(a)
-            owners.append(np.full(k.size, local, dtype=np.int32))
-        all_keys = np.concatenate(keys)
-        order = np.argsort(all_keys, kind="stable")
+    def __init__(self, fingers: list[Keyed], numbers: IntArray, sparse: bool) -> None:
+        sizes = np.array([k.size for k, _ in fingers], dtype=np.int64)
+        all_keys = np.concatenate([k for k, _ in fingers]) if fingers else np.zeros(0, np.int64)
+        all_angles = np.concatenate([a for _, a in fingers]) if fingers else np.zeros(0, np.uint8)
+        owner = np.repeat(np.arange(len(fingers), dtype=np.uint32), sizes)
+        self._sparse = sparse
+        if sparse:
+            order = np.argsort(all_keys, kind="stable")
+            self._sorted_keys = all_keys[order]
+            self._starts = np.zeros(0, np.int64)
+        else:
+            order, self._starts = gallery_kernel.bucket_order(all_keys, 1 << HASH_BITS)
         # One posting = the finger (upper 24 bits) and its minutia direction (lower 8):
         # a search gathers both with one memory access.
-        owner = np.concatenate(owners)[order].astype(np.uint32)
-        self._postings = (owner << np.uint32(8)) | np.concatenate(angles)[order]
-        counts = np.bincount(all_keys, minlength=1 << HASH_BITS)
-        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        sizes = np.array([k.size for k in keys], dtype=np.float64)
-        self._norm = 1.0 / np.sqrt(sizes + 1.0)
+        self._postings = (owner[order] << np.uint32(8)) | all_angles[order]
+        self._norm = 1.0 / np.sqrt(sizes.astype(np.float64) + 1.0)
         self._numbers = numbers
         self.size = len(fingers)
 
-    def search(self, keys: IntArray, angles: npt.NDArray[np.uint8], limit: int) -> list[Candidate]:
+    def _ranges(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        if self._sparse:
+            lo = np.searchsorted(self._sorted_keys, keys, "left")
+            return lo, np.searchsorted(self._sorted_keys, keys, "right") - lo
         lo = self._starts[keys]
-        lengths = self._starts[keys + 1] - lo
+        return lo, self._starts[keys + 1] - lo
+
+    def search(self, keys: IntArray, angles: npt.NDArray[np.uint8], limit: int) -> list[Candidate]:
+        if self.size == 0:
+            return []
+        lo, lengths = self._ranges(keys)
         used = lengths > 0
         lo, lengths, angles = lo[used], lengths[used], angles[used]
         total = int(lengths.sum())

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import socket
 import threading
@@ -48,17 +49,22 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from central.ledger import AuditEntry, Ledger
-from central.matching import WatchlistMatcher
+from central.matching import MatchOutcome, WatchlistMatcher
 from central.provision import Credentials
 from central.registry import DeviceRegistry, UnknownDevice
+from central.verification import CONFIRMED, Evidence, Side, VerificationQueue
 from wire import envelope, topics
-from wire.answer import HIT, MODALITIES, NO_HIT, REJECTED, Answer
+from wire.answer import HIT, NO_HIT, POSSIBLE_MATCH, REJECTED, Answer
 from wire.errors import MalformedRecord, UnsupportedVersion, WireError
 from wire.record import CheckRecord, record_id_text
 
 log = logging.getLogger(__name__)
 
 CENTRAL_KID = "central"
+LATE_ANSWER_POLL_S = 0.5
+"""How often an instance looks for examiners' verdicts to send."""
+ANSWER_EXPIRY_S = 7 * 24 * 3600
+"""An answer waits this long at the broker for a handheld that is offline."""
 MAX_PAYLOAD = envelope.MAX_ENVELOPE_BYTES
 
 
@@ -89,11 +95,16 @@ class Processor:
         registry: DeviceRegistry,
         ledger: Ledger,
         matcher: WatchlistMatcher,
+        verification: VerificationQueue,
+        owner: str | None = None,
     ) -> None:
         self.keys = keys
         self.registry = registry
         self.ledger = ledger
         self.matcher = matcher
+        self.verification = verification
+        self.owner = owner or f"{socket.gethostname()}/{os.getpid()}"
+        """Who claims a record in the ledger while matching it (host and process)."""
 
     def telemetry(self, topic: str, payload: bytes) -> bool:
         """Keep a device's telemetry report if it is well-formed CBOR from a registered device."""
@@ -144,23 +155,37 @@ class Processor:
             reason = f"record claims device {record.device_id!r} on {device_id!r}'s topic"
             self.ledger.audit("rejected", device_id=device_id, detail=reason)
             return self._answer(device_id, Answer(record.record_id, REJECTED, reason=reason))
-        existing = self.ledger.answer_for(record.record_id)
-        if existing is not None:
+        signed, computed = self.ledger.answer_once(
+            record.record_id, device_id, self.owner, lambda: self._match(device_id, record)
+        )
+        if not computed:
             self.ledger.audit(
-                "duplicate", device_id=device_id, record_id=record_id_text(record.record_id)
+                "duplicate",
+                device_id=device_id,
+                record_id=record_id_text(record.record_id),
+                detail=f"the stored answer sent again by {self.owner}",
             )
-            return topics.results(device_id), existing
+        return topics.results(device_id), signed
+
+    def _match(self, device_id: str, record: CheckRecord) -> tuple[bytes, AuditEntry]:
+        """Search, queue a possible match for an examiner, sign: (answer, its audit line)."""
         outcome = self.matcher.search(record)
+        found = outcome.outcome in (HIT, POSSIBLE_MATCH)
         answer = Answer(
             record.record_id,
-            HIT if outcome.hit else NO_HIT,
+            outcome.outcome,
             score=round(outcome.score, 4),
             reference=outcome.reference,
             notice=outcome.notice,
             answered_ms=int(time.time() * 1000),
-            modalities=tuple(m for m in outcome.modality.split("+") if m in MODALITIES),
+            fmr=outcome.fmr if found else None,
+            fmr_upper=outcome.fmr_upper if found else None,
+            modalities=outcome.modalities if found else (),
+            final=outcome.outcome != POSSIBLE_MATCH,
             training=record.training,
         )
+        if outcome.outcome == POSSIBLE_MATCH:
+            self._queue_for_examiner(device_id, record, outcome)
         # A training check (emulated hardware) is answered like any other, so that the
         # exercise is real, but the audit marks it and no report counts it as a check.
         training = "TRAINING (emulated hardware), " if record.training else ""
@@ -171,10 +196,81 @@ class Processor:
             outcome=answer.outcome,
             reference=answer.reference,
             score=answer.score,
-            detail=f"{training}{outcome.modality}, estimated FMR {outcome.fmr:.1e}, "
-            f"officer {record.operator_id}, operation {record.operation_id or '-'}",
+            detail=f"{training}{outcome.modality}, search FMR {outcome.fmr:.1e} "
+            f"(95 % bound {outcome.fmr_upper:.1e}) against {outcome.people:,} people, "
+            f"{outcome.candidates} compared in full, by {self.owner}",
+            officer=record.operator_id,
+            operation=record.operation_id,
+            training=record.training,
         )
-        return self._answer(device_id, answer, audit)
+        signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
+        return signed, audit
+
+    def _queue_for_examiner(
+        self, device_id: str, record: CheckRecord, outcome: MatchOutcome
+    ) -> None:
+        assert outcome.reference is not None and outcome.evidence is not None
+        candidate = next(iter(self.matcher.watchlist.entries([outcome.reference])), None)
+        probe = Side(
+            tuple((f.position, f.template) for f in record.fingers),
+            record.face.token_image if record.face is not None else None,
+        )
+        evidence = Evidence(
+            probe,
+            Side(candidate.fingers if candidate is not None else ()),
+            outcome.evidence.fingers,
+            outcome.evidence.face,
+        )
+        self.verification.enqueue(
+            record.record_id,
+            device_id,
+            outcome.reference,
+            outcome.notice or "",
+            outcome.fmr,
+            outcome.modalities,
+            evidence,
+            record.training,
+        )
+
+    def late_answers(self) -> list[tuple[str, bytes, bytes]]:
+        """Examiners' decisions not yet sent, each claimed by this instance and answered as
+        revision 1 (final): (results topic, signed answer, record id). Release the claim of
+        one that could not be published (:meth:`VerificationQueue.release_send`)."""
+        out = []
+        for item in self.verification.to_send():
+            if not self.verification.claim_send(item.record_id):
+                continue  # another instance sends it
+            confirmed = item.state == CONFIRMED
+            answer = Answer(
+                item.record_id,
+                HIT if confirmed else NO_HIT,
+                reference=item.reference if confirmed else None,
+                notice=item.notice if confirmed else None,
+                answered_ms=int(time.time() * 1000),
+                reason="verified by an examiner" if confirmed else "rejected by an examiner",
+                fmr=item.fmr if confirmed else None,
+                modalities=item.modalities if confirmed else (),
+                revision=1,
+                final=True,
+                training=item.training,
+            )
+            signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
+            self.ledger.revise_answer(
+                item.record_id,
+                signed,
+                1,
+                AuditEntry(
+                    "late answer",
+                    device_id=item.device_id,
+                    record_id=record_id_text(item.record_id),
+                    outcome=answer.outcome,
+                    reference=answer.reference,
+                    actor=item.decided_by,
+                    training=item.training,
+                ),
+            )
+            out.append((topics.results(item.device_id), signed, item.record_id))
+        return out
 
     def _answer(
         self, device_id: str, answer: Answer, audit: AuditEntry | None = None
@@ -282,8 +378,15 @@ class Gateway:
         self.connected.set()
 
     def _work(self) -> None:
+        next_late = 0.0
         while True:
-            msg = self._queue.get()
+            if time.monotonic() >= next_late:
+                next_late = time.monotonic() + LATE_ANSWER_POLL_S
+                self._send_late_answers()
+            try:
+                msg = self._queue.get(timeout=LATE_ANSWER_POLL_S)
+            except queue.Empty:
+                continue
             if msg is None:
                 return
             if msg.topic.endswith("/telemetry"):
@@ -296,15 +399,31 @@ class Gateway:
             except Exception:
                 log.exception("record processing failed; the broker will deliver it again")
                 continue
-            if result is not None:
-                topic, answer = result
-                props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                props.MessageExpiryInterval = 7 * 24 * 3600
-                info = self._client.publish(topic, answer, qos=1, properties=props)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    continue  # not acknowledged: the broker re-delivers, the ledger answers again
+            if result is not None and not self._publish(*result):
+                continue  # not acknowledged: the broker re-delivers, the ledger answers again
             self._client.ack(msg.mid, msg.qos)
             self.processed += 1
+
+    def _publish(self, topic: str, answer: bytes) -> bool:
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.MessageExpiryInterval = ANSWER_EXPIRY_S
+        info = self._client.publish(topic, answer, qos=1, properties=props)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def _send_late_answers(self) -> None:
+        """Examiners' verdicts, to the handhelds that are waiting for them."""
+        if not self.connected.is_set():
+            return
+        try:
+            late = self.processor.late_answers()
+        except Exception:
+            log.exception("reading the verification queue failed; retrying")
+            return
+        for topic, answer, record_id in late:
+            if self._publish(topic, answer):
+                self.processor.verification.purge_evidence(record_id)
+            else:
+                self.processor.verification.release_send(record_id)
 
 
 def _no_delay(_c: mqtt.Client, _u: Any, sock: Any) -> None:

@@ -1,263 +1,247 @@
-"""Matching a check against the watchlist: fingerprints and face, fused.
+"""Matching a check against the watchlist: fingerprints and face, decided on calibrated rates.
 
-A search looks at every person on the watchlist, in two stages:
+A search looks at every person on the watchlist, in two stages, over the
+current view of the gallery (:mod:`central.gallery`, kept current by a refresher
+thread that applies the watchlist's change log, so no search waits for it):
 
 1. **Pre-selection.** Each probe finger goes through the triplet index
-   (:mod:`central.fingerprint_index`) over every enrolled finger at the same
-   position (position 0, unknown, is compared with all); the face embedding,
-   when present, is compared by cosine similarity with every enrolled face in
-   one matrix product (1.7 ms for 100,000 faces, so the face needs no coarser
-   index). The few best of each become candidates.
-2. **Decision.** Every candidate is compared with the full minutiae matcher on
-   all the check's fingers and by cosine on the face. A person is a HIT when
-   any finger or the face passes its threshold; the answer carries the score,
-   its estimated false-match rate and the modalities that agreed.
+   (:mod:`central.fingerprint_index`: the large index and the small one of recent
+   additions) over every enrolled finger at the same position (position 0,
+   unknown, meets all); the face embedding, when present, is compared by cosine
+   similarity with every enrolled face of the same model in one matrix product.
+   The few best of each become candidates.
+2. **Evidence and decision.** Every candidate's fingers are compared with the
+   probe's by the full minutiae matcher, and its face by cosine; each
+   candidate's evidence becomes a verdict (:mod:`central.decision`: the
+   false-match rate of the whole search, from the impostor scores measured in
+   :mod:`central.calibration`), and the strongest verdict is the answer:
+   HIT, POSSIBLE MATCH or NO HIT, with the rate stated.
 
 A person can therefore be found by either modality: one whose face changed is
-still found by the fingers, one whose fingers were not enrolled by the face.
-
-The fingerprint score-to-FMR table was measured with the device's chain
-(LEADER minutiae, MCC matcher) on the eight FVC2000/2002 B sets (23,040
-impostor pairs, ``hotspot bench fingerprint``): measured down to 1e-4, and
-extrapolated below along the impostor tail's exponential slope (a decade per
-0.009 of score). The face threshold comes from ``wire.face``'s calibration.
+still found by the fingers, one whose fingers were not enrolled by the face; a
+face alone can only ever make a possible match for an examiner.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
+from central import decision
 from central import fingerprint_matcher as fpm
-from central.fingerprint_index import FingerprintIndex
-from central.watchlist import WatchlistEntry, WatchlistStore
+from central.fingerprint_index import Candidate, Keyed, probe_keys
+from central.gallery import Gallery, View, prepared_views
+from central.watchlist import Watchlist
 from wire import face as face_wire
-from wire.iso19794_2 import MinutiaeRecord, TemplateError
+from wire.answer import NO_HIT
 from wire.record import CheckRecord
 
-FINGER_THRESHOLD = 0.06
-"""Estimated FMR below 1e-6 per comparison (extrapolated). The full matcher sees only the index's
-shortlist (3 candidates a finger), so a stranger's check makes a handful of comparisons and
-raises a false finger hit about once in 100,000 checks. Same-finger FVC pairs pass it in
-92 % of cases (the sets hold deliberately hard impressions; the face can still find them)."""
-FACE_THRESHOLD = round(face_wire.threshold(1e-6), 2)
-"""0.60: one comparison's estimated false-match rate is 1e-6 (wire.face's calibration), so a
-stranger searched against 10,000 faces raises a false face hit about once in 100 checks."""
-# (score, estimated FMR): measured on the FVC sets above down to 1e-4, then extrapolated.
-FINGER_FMR_TABLE = (
-    (0.0, 1.0),
-    (0.0176, 1e-1),
-    (0.0230, 1e-2),
-    (0.0288, 1e-3),
-    (0.0400, 1e-4),
-    (0.058, 1e-6),
-    (0.076, 1e-8),
-)
-
-
-def finger_fmr(score: float) -> float:
-    scores = [s for s, _ in FINGER_FMR_TABLE]
-    rates = [np.log10(r) for _, r in FINGER_FMR_TABLE]
-    return float(10 ** np.interp(score, scores, rates))
-
+log = logging.getLogger(__name__)
 
 FINGER_SHORTLIST = 3
 """Candidates each probe finger takes from the index to the full matcher."""
 FACE_SHORTLIST = 3
-FACE_SUGGESTS = 0.75 * FACE_THRESHOLD
-"""A face candidate's fingers are also fully matched only when its face is at least this
-close: strangers' best faces stay well below it, and each full match of a finger not seen
-before costs milliseconds (its cylinders are built on first use)."""
+FACE_SUGGESTS = 0.35
+"""A face candidate's fingers are also fully matched when its face is at least this close
+(one comparison's false-match rate about 1e-3): strangers' best faces stay below it, and a
+full match of a finger not seen before costs milliseconds (its cylinders are built then)."""
 
 
 @dataclass(frozen=True)
 class MatchOutcome:
-    hit: bool
+    outcome: str
+    """hit, possible_match or no_hit."""
     reference: str | None
     notice: str | None
     score: float
     fmr: float
-    modality: str
-    """'fingerprint', 'face', 'fingerprint+face' (both passed), or 'none'."""
+    fmr_upper: float
+    modalities: tuple[str, ...]
     candidates: int = 0
     """How many people the pre-selection handed to the full comparison."""
+    person: int | None = None
+    """The matched person's number in the gallery view (evidence for an examiner)."""
+    people: int = 0
+    """Live people on the watchlist when searched."""
+    evidence: decision.Evidence | None = field(default=None, compare=False)
 
+    @property
+    def hit(self) -> bool:
+        return self.outcome == "hit"
 
-@dataclass
-class _Snapshot:
-    """Everything a search needs, rebuilt when the watchlist changes."""
-
-    entries: list[WatchlistEntry]
-    fingers: list[fpm.Prepared]
-    finger_position: list[int]
-    finger_owner: npt.NDArray[np.int64]
-    fingers_of: list[list[int]]
-    index: FingerprintIndex
-    faces: npt.NDArray[np.float32]
-    """(n_faces, dims) unit rows."""
-    face_owner: npt.NDArray[np.int64]
-    face_of: dict[int, int]
-
-
-def _snapshot(store: WatchlistStore) -> _Snapshot:
-    entries: list[WatchlistEntry] = []
-    fingers: list[fpm.Prepared] = []
-    positions: list[int] = []
-    owners: list[int] = []
-    fingers_of: list[list[int]] = []
-    faces: list[npt.NDArray[np.float32]] = []
-    face_owner: list[int] = []
-    for entry in store.entries():
-        number = len(entries)
-        mine: list[int] = []
-        for position, template in entry.fingers:
-            try:
-                record = MinutiaeRecord.decode(template)
-            except TemplateError:
-                continue  # a broken watchlist template is skipped, not fatal
-            ppi = record.resolution_ppcm * 2.54
-            for view in record.views:
-                mine.append(len(fingers))
-                fingers.append(fpm.prepare(view.minutiae, ppi))
-                positions.append(position or view.position)
-                owners.append(number)
-        if entry.face is not None:
-            faces.append(_unit(entry.face))
-            face_owner.append(number)
-        entries.append(entry)
-        fingers_of.append(mine)
-    width = max((f.size for f in faces), default=1)
-    matrix = (
-        np.stack([np.pad(f, (0, width - f.size)) for f in faces])
-        if faces
-        else np.zeros((0, width), dtype=np.float32)
-    )
-    return _Snapshot(
-        entries,
-        fingers,
-        positions,
-        np.array(owners, dtype=np.int64),
-        fingers_of,
-        FingerprintIndex(fingers, positions),
-        matrix.astype(np.float32),
-        np.array(face_owner, dtype=np.int64),
-        {owner: row for row, owner in enumerate(face_owner)},
-    )
+    @property
+    def modality(self) -> str:
+        """'fingerprint', 'face', 'fingerprint+face', or 'none' (for the audit)."""
+        return "+".join(self.modalities) or "none"
 
 
 class WatchlistMatcher:
-    def __init__(self, store: WatchlistStore) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._version = -1
-        self._snap: _Snapshot | None = None
+    def __init__(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist
+        self.gallery = Gallery()
+        self._applied = -1
+        self._refreshing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         fpm.warm_up()
 
-    def refresh(self) -> int:
-        """Rebuild the index if the watchlist changed; the number of people indexed."""
-        with self._lock:
-            return len(self._current().entries)
+    # -- keeping the gallery current ---------------------------------------------------------
 
-    def _current(self) -> _Snapshot:
-        version = self._store.version()
-        if self._snap is None or version != self._version:
-            self._snap = _snapshot(self._store)
-            self._version = version
-        return self._snap
+    def refresh(self) -> int:
+        """Apply the watchlist's changes since the last refresh (all of it the first time);
+        the number of people on the watchlist."""
+        with self._refreshing:
+            if self._applied < 0:
+                last = self.watchlist.last_change()
+                self.gallery.load_rows(self.watchlist.rows())
+                self.gallery.compact()
+                self._applied = last
+            else:
+                changes = self.watchlist.changes(self._applied)
+                if changes:
+                    final: dict[str, str] = {}
+                    for _seq, reference, op in changes:
+                        final[reference] = op
+                    added = [r for r, op in final.items() if op == "add"]
+                    removed = [r for r, op in final.items() if op == "remove"]
+                    self.gallery.apply(self.watchlist.entries(added), removed)
+                    self._applied = changes[-1][0]
+                if self.gallery.needs_compaction():
+                    self.gallery.compact()
+            return self.gallery.view.people
+
+    def start(self, every_s: float = 0.2) -> WatchlistMatcher:
+        """Keep the gallery current from a thread of its own (the gateway's)."""
+        self.refresh()
+
+        def run() -> None:
+            failing = False
+            while not self._stop.wait(every_s):
+                try:
+                    self.refresh()
+                except Exception as exc:  # a database hiccup must not end the refresher
+                    if not failing:
+                        log.error("watchlist refresh failed (%s); retrying", exc)
+                    failing = True
+                else:
+                    if failing:
+                        log.warning("watchlist refresh works again")
+                    failing = False
+
+        self._thread = threading.Thread(target=run, name="watchlist", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # -- searching ---------------------------------------------------------------------------
 
     def search(self, record: CheckRecord) -> MatchOutcome:
-        with self._lock:
-            snap = self._current()
+        if self._applied < 0:
+            self.refresh()
+        view = self.gallery.view
         probes = _probes(record)
-        # (probe, person) pairs for the full matcher: a finger's own candidates, and
-        # every finger of the face's candidates (so both modalities can agree).
-        nominated: set[tuple[int, int]] = set()
-        face_candidates: set[int] = set()
-        for number, (position, probe) in enumerate(probes):
-            for found in snap.index.search(probe, position, FINGER_SHORTLIST):
-                nominated.add((number, int(snap.finger_owner[found.finger])))
-        probe_face = None
-        if record.face is not None and snap.faces.shape[0]:
-            width = snap.faces.shape[1]
-            probe_face = _unit(record.face.embedding)
-            probe_face = np.pad(probe_face, (0, max(0, width - probe_face.size)))[:width]
-            sims = snap.faces @ probe_face
+        keyed = [(position, probe, probe_keys(probe)) for position, probe in probes]
+        nominated: set[int] = set()
+        for position, _probe, keys in keyed:
+            for found in _finger_candidates(view, keys, position):
+                nominated.add(view.finger_owner[found.finger])
+        face_sims: dict[int, float] = {}
+        probe_face = _probe_face(record)
+        if probe_face is not None and view.face_count:
+            sims = view.faces[: view.face_count] @ probe_face
             top = min(FACE_SHORTLIST, sims.size)
             for row in np.argpartition(sims, -top)[-top:]:
-                person = int(snap.face_owner[row])
-                face_candidates.add(person)
-                if sims[row] >= FACE_SUGGESTS:
-                    nominated.update((number, person) for number in range(len(probes)))
-        best_finger: tuple[float, int] = (0.0, -1)
-        best_face: tuple[float, int] = (-1.0, -1)
-        for probe_number, person in sorted(nominated):
-            position, probe = probes[probe_number]
-            for number in snap.fingers_of[person]:
-                theirs = snap.finger_position[number]
-                if position and theirs and position != theirs:
+                person = view.face_owner[row]
+                if person in view.removed:
                     continue
-                score, _ = fpm.match(probe, snap.fingers[number])
-                if score > best_finger[0]:
-                    best_finger = (score, person)
-        candidates = {person for _, person in nominated} | face_candidates
+                face_sims[person] = float(sims[row])
+                if sims[row] >= FACE_SUGGESTS:
+                    nominated.add(person)
+        candidates = (nominated | set(face_sims)) - view.removed
+        verdicts: list[tuple[decision.Verdict, int, decision.Evidence]] = []
         for person in sorted(candidates):
-            row = snap.face_of.get(person)
-            if probe_face is not None and row is not None:
-                similarity = float(snap.faces[row] @ probe_face)
-                if similarity > best_face[0]:
-                    best_face = (similarity, person)
-        return _decide(snap, best_finger, best_face, len(candidates))
+            evidence = _evidence(view, person, probes, probe_face, face_sims.get(person))
+            verdicts.append((decision.verdict(evidence, view.people), person, evidence))
+        best = decision.strongest([v for v, _p, _e in verdicts])
+        if best is None:
+            return MatchOutcome(NO_HIT, None, None, 0.0, 1.0, 1.0, (), len(candidates), None,
+                                view.people)  # fmt: skip
+        _v, person, evidence = next(item for item in verdicts if item[0] is best)
+        entry = view.persons[person]
+        if best.outcome == NO_HIT:
+            return MatchOutcome(NO_HIT, None, None, best.score, best.fmr, best.fmr_upper,
+                                best.modalities, len(candidates), None, view.people)  # fmt: skip
+        return MatchOutcome(
+            best.outcome,
+            entry.reference,
+            entry.notice,
+            best.score,
+            best.fmr,
+            best.fmr_upper,
+            best.modalities,
+            len(candidates),
+            person,
+            view.people,
+            evidence,
+        )
+
+
+def _finger_candidates(view: View, keys: Keyed, position: int) -> list[Candidate]:
+    extra = FINGER_SHORTLIST + min(len(view.removed), 20)
+    found = view.main.search_keys(keys, position, extra) + view.delta.search_keys(
+        keys, position, extra
+    )
+    live = [c for c in found if view.finger_owner[c.finger] not in view.removed]
+    return sorted(live, key=lambda c: -c.score)[:FINGER_SHORTLIST]
+
+
+def _evidence(
+    view: View,
+    person: int,
+    probes: list[tuple[int, fpm.Prepared]],
+    probe_face: np.ndarray | None,
+    face_similarity: float | None,
+) -> decision.Evidence:
+    entry = view.persons[person]
+    scores = []
+    compared = 1
+    for position, probe in probes:
+        best = 0.0
+        matched = [
+            number
+            for number in entry.fingers
+            if not position
+            or not view.finger_position[number]
+            or view.finger_position[number] == position
+        ]
+        compared = max(compared, len(matched))
+        for number in matched:
+            best = max(best, float(fpm.match(probe, view.fingers[number])[0]))
+        scores.append(best)
+    if face_similarity is None and probe_face is not None and entry.face_row is not None:
+        face_similarity = float(view.faces[entry.face_row] @ probe_face)
+    return decision.Evidence(person, tuple(scores), face_similarity, compared)
 
 
 def _probes(record: CheckRecord) -> list[tuple[int, fpm.Prepared]]:
     probes = []
     for finger in record.fingers:
-        try:
-            parsed = MinutiaeRecord.decode(finger.template)
-        except TemplateError:
-            continue
-        ppi = parsed.resolution_ppcm * 2.54
-        for view in parsed.views:
-            probes.append((finger.position, fpm.prepare(view.minutiae, ppi)))
+        for view_position, prepared in prepared_views(finger.template):
+            probes.append((finger.position or view_position, prepared))
     return probes
 
 
-def _decide(
-    snap: _Snapshot,
-    finger: tuple[float, int],
-    face: tuple[float, int],
-    candidates: int,
-) -> MatchOutcome:
-    finger_score, finger_person = finger
-    face_score, face_person = face
-    finger_hit = finger_score >= FINGER_THRESHOLD
-    face_hit = face_score >= FACE_THRESHOLD
-    if finger_hit:
-        entry = snap.entries[finger_person]
-        both = face_hit and face_person == finger_person
-        return MatchOutcome(
-            True,
-            entry.reference,
-            entry.notice,
-            finger_score,
-            finger_fmr(finger_score),
-            "fingerprint+face" if both else "fingerprint",
-            candidates,
-        )
-    if face_hit:
-        entry = snap.entries[face_person]
-        return MatchOutcome(
-            True, entry.reference, entry.notice, face_score, 1e-3, "face", candidates
-        )
-    return MatchOutcome(
-        False, None, None, finger_score, finger_fmr(finger_score), "none", candidates
-    )
-
-
-def _unit(embedding: bytes) -> npt.NDArray[np.float32]:
-    vector = np.frombuffer(embedding, dtype=np.int8).astype(np.float32)
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm else vector
+def _probe_face(record: CheckRecord) -> np.ndarray | None:
+    if record.face is None or record.face.model_version != face_wire.VERSION:
+        return None  # embeddings of different models are never compared
+    try:
+        return face_wire.decode(record.face.embedding)
+    except face_wire.EmbeddingError:
+        return None

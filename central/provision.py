@@ -311,16 +311,16 @@ class FleetLayout:
         return self.root / "central" / "tls"
 
     @property
-    def registry_db(self) -> Path:
-        return self.root / "central" / "devices.db"
+    def database_file(self) -> Path:
+        """Names the central database (``provision --database``); absent: embedded SQLite."""
+        return self.root / "central" / "database.url"
 
     @property
-    def watchlist_db(self) -> Path:
-        return self.root / "central" / "watchlist.db"
-
-    @property
-    def ledger_db(self) -> Path:
-        return self.root / "central" / "ledger.db"
+    def database_url(self) -> str:
+        """The central database: the URL provisioned, or SQLite in the fleet directory."""
+        if self.database_file.exists():
+            return self.database_file.read_text().strip()
+        return f"sqlite:{self.root / 'central' / 'central.db'}"
 
     @property
     def records_public(self) -> Path:

@@ -193,9 +193,7 @@ def _patrol(
     return 0 if len(answers) == 4 and hits == 1 else 1
 
 
-def _wait(
-    event: threading.Event, answers: dict[str, Any], count: int, timeout_s: float
-) -> bool:
+def _wait(event: threading.Event, answers: dict[str, Any], count: int, timeout_s: float) -> bool:
     import time
 
     deadline = time.monotonic() + timeout_s

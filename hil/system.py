@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from central.broker import MosquittoBroker
+from central.database import Database
 from central.gateway import Gateway, GatewayKeys, Processor
 from central.ledger import Ledger
 from central.matching import WatchlistMatcher
 from central.provision import FleetCA, FleetLayout, central_keys
 from central.registry import DeviceRegistry
-from central.watchlist import SQLiteWatchlist
+from central.store import Store
+from central.verification import VerificationQueue
+from central.watchlist import Watchlist
 from firmware.app import AppConfig, Handheld
 from firmware.uplink import UplinkConfig
 from hal.secure.protocol import SecureElement
@@ -29,29 +32,47 @@ class System:
     root: Path
     ca: FleetCA
     broker: MosquittoBroker
-    registry: DeviceRegistry
-    watchlist: SQLiteWatchlist
-    ledger: Ledger
+    store: Store
     processor: Processor
     gateways: list[Gateway]
 
+    @property
+    def registry(self) -> DeviceRegistry:
+        return self.store.registry
+
+    @property
+    def watchlist(self) -> Watchlist:
+        return self.store.watchlist
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.store.ledger
+
+    @property
+    def verification(self) -> VerificationQueue:
+        return self.store.verification
+
     @classmethod
-    def start(cls, root: Path, gateways: int = 1) -> System:
+    def start(cls, root: Path, gateways: int = 1, database: str | None = None) -> System:
+        """Provision a fleet under ``root`` and start its broker and ``gateways`` instances
+        (in this process); ``database`` is the central database URL (default SQLite)."""
         root.mkdir(parents=True, exist_ok=True)
         layout = FleetLayout(root)
         ca = FleetCA.create(layout.ca_dir)
         broker = MosquittoBroker(layout.broker_dir, ca).start()
         records_key, answers_key = central_keys(layout.keys_dir)
-        registry = DeviceRegistry(layout.registry_db)
-        watchlist = SQLiteWatchlist(layout.watchlist_db)
-        ledger = Ledger(layout.ledger_db)
+        if database is not None:
+            layout.database_file.write_text(database + "\n")
+        store = Store.open(layout.database_url)
+        matcher = WatchlistMatcher(Watchlist(Database(layout.database_url))).start()
         processor = Processor(
             GatewayKeys.load(records_key, answers_key),
-            registry,
-            ledger,
-            WatchlistMatcher(watchlist),
+            store.registry,
+            store.ledger,
+            matcher,
+            store.verification,
         )
-        system = cls(root, ca, broker, registry, watchlist, ledger, processor, [])
+        system = cls(root, ca, broker, store, processor, [])
         for index in range(gateways):
             system.start_gateway(str(index + 1))
         return system
@@ -70,6 +91,7 @@ class System:
 
     def stop(self) -> None:
         self.stop_gateways()
+        self.processor.matcher.stop()
         self.broker.stop()
 
     def handheld(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from hal.emulators.r30x import R30xEmulator
 from hal.fingerprint.r30x import R30xSensor
 from hal.serialport import SerialPort, open_serial
 from wire.record import CheckRecord, Face, Finger, Gnss, uuid7
+
+if TYPE_CHECKING:
+    from central.pgserver import PostgresServer
 
 try:
     from hypothesis import HealthCheck, settings
@@ -27,6 +31,18 @@ else:
 
 def _ramp() -> np.ndarray:
     return np.tile(np.arange(256, dtype=np.uint8), (288, 1))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL (Debian's), made in a temporary folder and started on a free
+    loopback port once per test session; tests take databases of their own on it
+    (``new_database``)."""
+    from central.pgserver import PostgresServer
+
+    server = PostgresServer(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

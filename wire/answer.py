@@ -17,7 +17,8 @@ Field table (version 2): ``v``, ``id`` record id, ``out`` outcome, ``score``,
 ``ref`` matched watchlist reference (never biometric data) or null, ``notice``
 its notice type or null, ``at`` answer time (ms since the epoch), ``why``
 reason or null, *v2*: ``fmr`` estimated false-match rate of this outcome for
-the whole search or null, ``mods`` modalities that agreed, ``rev`` revision
+the whole search or null, ``fmr95`` its 95 % upper bound (what the outcome
+was decided on) or null, ``mods`` modalities that agreed, ``rev`` revision
 (0 first), ``final`` false while a verification is pending, ``trn`` the record
 was a training check.
 """
@@ -59,6 +60,8 @@ class Answer:
     reason: str | None = None
     fmr: float | None = None
     """How often a stranger's check gets this outcome against this watchlist (estimated)."""
+    fmr_upper: float | None = None
+    """The 95 % upper bound of ``fmr``: the figure the outcome was decided on."""
     modalities: tuple[str, ...] = ()
     """The modalities whose comparison agreed with the outcome."""
     revision: int = 0
@@ -80,6 +83,7 @@ class Answer:
                 "at": self.answered_ms,
                 "why": self.reason,
                 "fmr": None if self.fmr is None else float(self.fmr),
+                "fmr95": None if self.fmr_upper is None else float(self.fmr_upper),
                 "mods": list(self.modalities),
                 "rev": self.revision,
                 "final": self.final,
@@ -98,7 +102,7 @@ class Answer:
             raise UnsupportedVersion(f"answer schema version {version!r} is not supported")
         allowed = {"v", "id", "out", "score", "ref", "notice", "at", "why"}
         if version >= 2:
-            allowed |= {"fmr", "mods", "rev", "final", "trn"}
+            allowed |= {"fmr", "fmr95", "mods", "rev", "final", "trn"}
         f.only(m, allowed, "answer")
         outcome = f.text(m, "out", 16)
         if outcome not in OUTCOMES:
@@ -107,6 +111,7 @@ class Answer:
         if not isinstance(mods, list) or not all(x in MODALITIES for x in mods):
             raise MalformedRecord(f"field 'mods' must list modalities of {list(MODALITIES)}")
         fmr = m.get("fmr")
+        fmr_upper = m.get("fmr95")
         return cls(
             record_id=f.byte_string(m, "id", 16, 16),
             outcome=outcome,
@@ -116,6 +121,7 @@ class Answer:
             answered_ms=f.integer(m, "at", 0, 2**48),
             reason=f.opt_text(m, "why", 256),
             fmr=None if fmr is None else f.number(fmr, "fmr", 0.0, 1.0),
+            fmr_upper=None if fmr_upper is None else f.number(fmr_upper, "fmr95", 0.0, 1.0),
             modalities=tuple(mods),
             revision=f.int_value(m.get("rev", 0), "rev", 0, 1000),
             final=f.boolean(m, "final", True),

@@ -8,11 +8,9 @@ import pytest
 from cryptography import x509
 
 from central.gateway import GatewayKeys, Processor
-from central.ledger import Ledger
 from central.matching import WatchlistMatcher
 from central.provision import FleetLayout
-from central.registry import DeviceRegistry
-from central.watchlist import SQLiteWatchlist
+from central.store import Store
 from hil.device_run import secure_element
 from hotspot.cli import main
 from wire import envelope, topics
@@ -32,12 +30,10 @@ def test_revoke_refuses_records_and_lists_the_certificate(
         == 0
     )
     keys = GatewayKeys.load(layout.keys_dir / "records.key", layout.keys_dir / "answers.key")
-    ledger = Ledger(layout.ledger_db)
+    store = Store.open(layout.database_url)
+    ledger = store.ledger
     processor = Processor(
-        keys,
-        DeviceRegistry(layout.registry_db),
-        ledger,
-        WatchlistMatcher(SQLiteWatchlist(layout.watchlist_db)),
+        keys, store.registry, ledger, WatchlistMatcher(store.watchlist), store.verification
     )
 
     def sealed() -> bytes:

@@ -11,20 +11,30 @@ from bench import uplink
 from hotspot.cli import main
 
 
-def test_small_uplink_benchmark_measures_every_figure(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("store", "sizes"), [("sqlite", [150, 300]), ("postgresql", [200])], ids=["sqlite", "postgresql"]
+)
+def test_small_uplink_benchmark_measures_every_figure(
+    tmp_path: Path, store: str, sizes: list[int]
+) -> None:
     figures = uplink.run(
-        [150, 300], backlog=20, live=3, say=lambda _m: None, root=tmp_path, gateways=2
+        sizes, backlog=20, live=3, say=lambda _m: None, root=tmp_path, gateways=2, store=store
     )
     assert 1000 < figures.record_bytes < 4096  # ten ISO templates and a face, sealed
     assert figures.enqueue_per_s > 0 and figures.flush_per_s > 0
     assert 0 < figures.answer_ms_p50 <= figures.answer_ms_p99
-    assert set(figures.drain_s) == {"150", "300"}
-    for size in ("150", "300"):
+    keys = {str(s) for s in sizes}
+    assert set(figures.drain_s) == keys and figures.store == store
+    for size in keys:
         # Two of the twenty checks are people on the watchlist; both are found, no one else is.
-        assert figures.hits_found[size] == "2/2"
-        assert figures.false_hits[size] == 0
-        assert figures.drain_s[size] > 0
-    assert "drain 20 checks vs     300 people" in uplink.report(figures)
+        assert figures.identification_rate[size] == 1.0
+        assert figures.false_outcomes[size] == 0
+        assert figures.drain_s[size] > 0 and figures.index_ready_s[size] > 0
+        assert 0 < figures.false_hit_rate[size] < figures.false_possible_rate[size] < 1e-2
+        assert 0 < figures.watchlist_update_visible_ms[size] < 30_000
+        assert figures.gateway_peak_mb[size] > 50 and figures.search_ms_p50[size] > 0
+    report = uplink.report(figures)
+    assert f"{max(sizes):,} people:" in report and f"{store}, 2 gateway(s)" in report
 
 
 def test_bench_command_refuses_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +48,7 @@ def test_json_has_the_agreed_keys(
     monkeypatch.setattr(
         uplink,
         "run",
-        lambda sizes, backlog, live, say, root, gateways: uplink.Figures(
+        lambda sizes, backlog, live, say, root, gateways, store: uplink.Figures(
             record_bytes=3000, drain_s={str(s): 1.0 for s in sizes}, backlog=backlog
         ),
     )

@@ -1,0 +1,205 @@
+"""The searchable watchlist of one gateway: fingers, faces and their index, changed in place.
+
+A change to the watchlist must reach searches within a second, at 100,000 people,
+without a rebuild in front of them. So the gallery is append-only and searched
+through immutable views:
+
+* people, fingers (prepared for the matcher and keyed for the index) and faces
+  are appended; a removed person is a tombstone, skipped by searches (its face
+  row is zeroed); a replaced one is a removal and an addition;
+* the fingers are indexed twice: a large dense index built once, and a small
+  sparse one of the fingers added since, rebuilt with each change (milliseconds);
+  when the small one passes ``max(2,000, 5 %)`` of the large one, a new large
+  index is built beside the serving one (seconds, on the refresher's thread,
+  compiled code that releases the GIL) and swapped in;
+* after every change a new :class:`View` is published with one reference swap;
+  a search takes the current view and never waits for a writer.
+
+Templates are parsed and keyed by compiled code (:mod:`central.gallery_kernel`),
+so a gateway indexes 100,000 people in seconds rather than minutes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cbor2
+import numpy as np
+import numpy.typing as npt
+
+from central import gallery_kernel
+from central.fingerprint_index import FingerprintIndex, Keyed
+from central.fingerprint_matcher import Prepared
+from central.watchlist import WatchlistEntry
+from wire import face as face_wire
+from wire.iso19794_2 import MinutiaeRecord, TemplateError
+
+COMPACT_MIN = 2000
+COMPACT_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Person:
+    reference: str
+    notice: str
+    fingers: tuple[int, ...]
+    """Numbers of this person's fingers in the gallery."""
+    face_row: int | None
+
+
+@dataclass(frozen=True)
+class View:
+    """What one search reads: consistent counts over append-only lists, and the indexes."""
+
+    persons: list[Person]
+    removed: frozenset[int]
+    fingers: list[Prepared]
+    finger_position: list[int]
+    finger_owner: list[int]
+    main: FingerprintIndex
+    delta: FingerprintIndex
+    faces: npt.NDArray[np.float32]
+    """(rows, 128) unit vectors; rows of removed people are zero."""
+    face_owner: list[int]
+    people: int
+    """Live people."""
+
+    @property
+    def face_count(self) -> int:
+        return len(self.face_owner)
+
+
+def prepared_views(template: bytes) -> list[tuple[int, Prepared]]:
+    """(position, prepared minutiae) of each view of a stored template (compiled for the
+    single-view records the watchlist holds, the strict decoder for anything else)."""
+    data = np.frombuffer(template, np.uint8)
+    if len(data) >= 28 and data[22] == 1:
+        xy, angle = gallery_kernel.iso_minutiae(data)
+        return [(int(data[24]), Prepared(xy, angle))]
+    try:
+        record = MinutiaeRecord.decode(template)
+    except TemplateError:
+        return []
+    from central import fingerprint_matcher as fpm
+
+    ppi = record.resolution_ppcm * 2.54
+    return [(view.position, fpm.prepare(view.minutiae, ppi)) for view in record.views]
+
+
+class Gallery:
+    def __init__(self) -> None:
+        self._write = threading.Lock()
+        self._persons: list[Person] = []
+        self._live: dict[str, int] = {}
+        self._removed: frozenset[int] = frozenset()
+        self._fingers: list[Prepared] = []
+        self._keys: list[Keyed] = []
+        self._position: list[int] = []
+        self._owner: list[int] = []
+        self._faces = np.zeros((1024, face_wire.DIMS), np.float32)
+        self._face_owner: list[int] = []
+        self._main = FingerprintIndex()
+        self._main_count = 0
+        self.view = self._publish(FingerprintIndex(sparse=True))
+
+    def _publish(self, delta: FingerprintIndex) -> View:
+        view = View(
+            self._persons,
+            self._removed,
+            self._fingers,
+            self._position,
+            self._owner,
+            self._main,
+            delta,
+            self._faces,
+            list(self._face_owner),
+            len(self._live),
+        )
+        self.view = view
+        return view
+
+    # -- changes (one writer at a time) -----------------------------------------------------
+
+    def apply(self, added: Iterable[WatchlistEntry], removed: Iterable[str] = ()) -> None:
+        """Remove ``removed``, add (or replace) ``added``, and publish a new view."""
+        with self._write:
+            for reference in removed:
+                self._drop(reference)
+            for entry in added:
+                self._drop(entry.reference)
+                self._add(entry)
+            self._publish(self._delta())
+
+    def _drop(self, reference: str) -> None:
+        number = self._live.pop(reference, None)
+        if number is None:
+            return
+        self._removed = self._removed | {number}
+        row = self._persons[number].face_row
+        if row is not None:
+            self._faces[row] = 0.0
+
+    def _add(self, entry: WatchlistEntry) -> None:
+        number = len(self._persons)
+        mine = []
+        for position, template in entry.fingers:
+            for view_position, prepared in prepared_views(template):
+                mine.append(len(self._fingers))
+                self._keys.append(gallery_kernel.enrolled_keys(prepared.xy, prepared.angle))
+                self._fingers.append(prepared)
+                self._position.append(position or view_position)
+                self._owner.append(number)
+        face_row = None
+        if entry.face is not None and entry.face_version == face_wire.VERSION:
+            face_row = len(self._face_owner)
+            if face_row >= self._faces.shape[0]:
+                grown = np.zeros((2 * self._faces.shape[0], face_wire.DIMS), np.float32)
+                grown[:face_row] = self._faces[:face_row]
+                self._faces = grown  # views published before keep the old array
+            self._faces[face_row] = face_wire.decode(entry.face)
+            self._face_owner.append(number)
+        self._persons.append(Person(entry.reference, entry.notice, tuple(mine), face_row))
+        self._live[entry.reference] = number
+
+    def _delta(self) -> FingerprintIndex:
+        start = self._main_count
+        return FingerprintIndex(
+            keys=self._keys[start:],
+            positions=self._position[start:],
+            numbers=list(range(start, len(self._keys))),
+            sparse=True,
+        )
+
+    def needs_compaction(self) -> bool:
+        added = len(self._keys) - self._main_count
+        return added > max(COMPACT_MIN, COMPACT_SHARE * self._main_count)
+
+    def compact(self) -> None:
+        """Build a new large index over every finger so far, beside the serving one; swap."""
+        with self._write:
+            count = len(self._keys)
+            keys, positions = self._keys[:count], self._position[:count]
+        main = FingerprintIndex(keys=keys, positions=positions)  # the long part, unlocked
+        with self._write:
+            self._main, self._main_count = main, count
+            self._publish(self._delta())
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load_rows(self, rows: Iterable[tuple[str, str, bytes, bytes | None, str | None]]) -> int:
+        """Add watchlist rows as the database holds them (fingers CBOR-encoded)."""
+        entries = (
+            WatchlistEntry(
+                reference,
+                notice,
+                tuple((int(p), bytes(t)) for p, t in cbor2.loads(fingers)),
+                None if face is None else bytes(face),
+                face_version or face_wire.VERSION,
+            )
+            for reference, notice, fingers, face, face_version in rows
+        )
+        before = len(self._live)
+        self.apply(entries)
+        return len(self._live) - before
