@@ -1,4 +1,5 @@
-"""How often a stranger's check comes back HIT or POSSIBLE MATCH, from real impostor scores.
+"""How often a stranger's check comes back HIT or POSSIBLE MATCH, from real
+impostor scores.
 
 Synthetic templates and embeddings say nothing about how real strangers score
 against a watchlist, so the benchmark does not count its synthetic strangers'
@@ -6,11 +7,11 @@ outcomes as the false rates. Instead it takes the impostor score distributions
 measured on real images (``central/calibration.json``: FVC fingerprints, ORL and
 LFW faces) and applies the decision's rule (:mod:`central.decision`, its limits
 from :func:`~central.decision.log_limits`) to every combination of impostor
-scores a stranger's check can have against one watchlist person: two probe fingers and a face, each score drawn
-from its modality's impostor distribution (the measured table, then the fitted
-tail), independently. The probability mass of the combinations it calls HIT,
-and POSSIBLE MATCH, is the rate per person; over a watchlist of N people the
-rate of the check is ``1 - (1 - p) ** N``.
+scores a stranger's check can have against one watchlist person: two probe
+fingers and a face, each score drawn from its modality's impostor distribution
+(the measured table, then the fitted tail), independently. The probability mass
+of the combinations it calls HIT, and POSSIBLE MATCH, is the rate per person;
+over a watchlist of N people the rate of the check is ``1 - (1 - p) ** N``.
 
 This is an estimate under two assumptions stated here so that nobody reads more
 into it: impostor scores of different fingers and of the face are independent,

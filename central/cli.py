@@ -87,6 +87,41 @@ def register(areas: Any) -> None:
     dls.add_argument("--dir", required=True, type=Path)
     dls.set_defaults(handler=cmd_devices_list)
 
+    con = sub.add_parser("console", help="the operations console, a web application over TLS")
+    con.add_argument("--dir", required=True, type=Path, help="fleet directory")
+    con.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    con.add_argument("--port", type=int, default=8443, help="the TLS port to listen on")
+    con.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="a host name or address browsers reach the console by (repeat; goes into its "
+        "certificate beside localhost and 127.0.0.1)",
+    )
+    con.set_defaults(handler=cmd_console)
+
+    acc = sub.add_parser("account", help="the console's accounts")
+    acc_sub = acc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    aadd = acc_sub.add_parser("add", help="make an account (or set its role and password)")
+    aadd.add_argument("--dir", required=True, type=Path, help="fleet directory")
+    aadd.add_argument("name", help="the account name")
+    aadd.add_argument(
+        "--role",
+        required=True,
+        choices=("viewer", "examiner", "supervisor", "administrator"),
+        help="what the account may do (each role includes the ones before it)",
+    )
+    aadd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of asking",
+    )
+    aadd.add_argument("--replace", action="store_true", help="change an existing account")
+    aadd.set_defaults(handler=cmd_account_add)
+    als = acc_sub.add_parser("list", help="list the accounts and their roles")
+    als.add_argument("--dir", required=True, type=Path, help="fleet directory")
+    als.set_defaults(handler=cmd_account_list)
+
     ver = sub.add_parser("verify", help="the examiners' queue of possible matches")
     ver_sub = ver.add_subparsers(dest="action", required=True, metavar="ACTION")
     vls = ver_sub.add_parser("list", help="possible matches (pending by default)")
@@ -308,4 +343,68 @@ def cmd_verify_decide(args: argparse.Namespace) -> int:
         f"{args.action}ed {item.record_hex[:16]} ({item.reference}) as {args.examiner}: a gateway "
         f"sends {item.device_id} the final answer, {outcome}"
     )
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from central.console.app import create_app
+    from central.console.server import ConsoleError, ConsoleServer
+
+    layout = FleetLayout(args.dir)
+    store = _store(layout)
+    cert = layout.console_tls / "console.pem"
+    wanted = tuple(args.name)
+    if not cert.exists() or _names_changed(cert, wanted):
+        FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True, names=wanted)
+    server = ConsoleServer(
+        create_app(store), args.host, args.port, cert, layout.console_tls / "console.key"
+    )
+    try:
+        server.start()
+    except ConsoleError as exc:
+        raise _user_error(str(exc)) from None
+    print(f"console at {server.url} (certificate from the fleet CA {layout.ca_dir / 'ca.pem'})")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def _names_changed(cert: Path, wanted: tuple[str, ...]) -> bool:
+    from cryptography import x509
+
+    issued = x509.load_pem_x509_certificate(cert.read_bytes())
+    names = issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    have = {str(getattr(n, "value", "")) for n in names}
+    return not set(wanted) <= have
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from central.console.accounts import AccountError, Accounts
+
+    store = _store(FleetLayout(args.dir))
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise _user_error("the two passwords differ; nothing was changed")
+    try:
+        Accounts(store.db).add(args.name, args.role, password, replace=args.replace)
+    except AccountError as exc:
+        raise _user_error(str(exc)) from None
+    store.ledger.audit("console account set", detail=f"{args.name} as {args.role}", actor="cli")
+    print(f"account {args.name}: {args.role}")
+    return 0
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    from central.console.accounts import Accounts
+
+    for name, role in Accounts(_store(FleetLayout(args.dir)).db).names():
+        print(f"{name:<24} {role}")
     return 0

@@ -52,7 +52,7 @@ class Database:
         elif url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
             try:
-                import psycopg
+                import psycopg  # noqa: F401 - only to say what to install
             except ImportError:
                 raise DatabaseError(
                     "PostgreSQL needs psycopg: pip install 'hotspot[postgresql]'"

@@ -98,6 +98,26 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "CREATE INDEX verification_by_state ON verification (state, created_ms)",
         ),
     ),
+    (
+        3,
+        "the console's accounts and sessions",
+        (
+            """CREATE TABLE console_accounts (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                password {BLOB} NOT NULL,
+                failures INTEGER NOT NULL DEFAULT 0,
+                locked_until_ms BIGINT NOT NULL DEFAULT 0,
+                created_ms BIGINT NOT NULL
+            )""",
+            """CREATE TABLE console_sessions (
+                token_hash {BLOB} PRIMARY KEY,
+                account TEXT NOT NULL,
+                csrf TEXT NOT NULL,
+                expires_ms BIGINT NOT NULL
+            )""",
+        ),
+    ),
 ]
 
 

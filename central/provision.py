@@ -157,9 +157,17 @@ class FleetCA:
         return self.crl_path
 
     def issue(
-        self, common_name: str, out_dir: str | Path, *, server: bool = False, days: int = 825
+        self,
+        common_name: str,
+        out_dir: str | Path,
+        *,
+        server: bool = False,
+        days: int = 825,
+        names: tuple[str, ...] = (),
     ) -> Credentials:
-        """A key and certificate for ``common_name`` (a device id, 'central' or 'broker')."""
+        """A key and certificate for ``common_name`` (a device id, 'central' or 'broker'); a
+        server's certificate names localhost, 127.0.0.1 and ``names`` (host names or
+        addresses) as its subject alternative names."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
@@ -186,9 +194,7 @@ class FleetCA:
         )
         if server:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
+                x509.SubjectAlternativeName([_san(n) for n in ("localhost", "127.0.0.1", *names)]),
                 critical=False,
             )
         cert = builder.sign(ca_key, hashes.SHA256())
@@ -288,6 +294,14 @@ crlfile {ca.crl_path}
     return conf
 
 
+def _san(name: str) -> x509.GeneralName:
+    """An address as an IP entry, anything else as a DNS name."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 @dataclass(frozen=True)
 class FleetLayout:
     """Where a fleet's files live under one directory (``hotspot provision --dir``)."""
@@ -321,6 +335,10 @@ class FleetLayout:
         if self.database_file.exists():
             return self.database_file.read_text().strip()
         return f"sqlite:{self.root / 'central' / 'central.db'}"
+
+    @property
+    def console_tls(self) -> Path:
+        return self.root / "central" / "console"
 
     @property
     def records_public(self) -> Path:

@@ -5,6 +5,7 @@
 - ``central`` never imports ``firmware``; both share only ``wire``, which imports nothing of ours;
 - nothing below the rig imports ``hil``;
 - the officer interface (``firmware.ui``) calls into the application, never the reverse;
+- the operations console (``central.console``) calls into central, never the reverse;
 - the supervisor's MicroPython firmware shares only the register map with the main board.
 """
 
@@ -109,6 +110,15 @@ def test_the_officer_interface_calls_into_the_application_never_the_reverse() ->
         if module.startswith("firmware.ui") or module == "firmware.service":
             continue
         assert not any(n.startswith("firmware.ui") for n in names), module
+
+
+def test_the_console_calls_into_central_never_the_reverse() -> None:
+    # The operations console (central.console) serves central's store; only the command
+    # line, which starts it, may import it.
+    for module, names in imports("central").items():
+        if module.startswith("central.console") or module == "central.cli":
+            continue
+        assert not any(n.startswith("central.console") for n in names), module
 
 
 def test_the_supervisor_firmware_shares_only_the_register_map() -> None:

@@ -12,7 +12,9 @@ from hotspot.cli import main
 
 
 @pytest.mark.parametrize(
-    ("store", "sizes"), [("sqlite", [150, 300]), ("postgresql", [200])], ids=["sqlite", "postgresql"]
+    ("store", "sizes"),
+    [("sqlite", [150, 300]), ("postgresql", [200])],
+    ids=["sqlite", "postgresql"],
 )
 def test_small_uplink_benchmark_measures_every_figure(
     tmp_path: Path, store: str, sizes: list[int]

@@ -17,7 +17,7 @@ from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from hal.phantoms import fingerprint as fp
 from hil.system import System
 from wire import envelope, topics
-from wire.answer import HIT, NO_HIT, REJECTED
+from wire.answer import HIT, NO_HIT, POSSIBLE_MATCH, REJECTED
 from wire.record import Finger
 
 NewDevice = Callable[..., Any]
@@ -184,15 +184,21 @@ def test_no_biometric_byte_in_logs_audit_or_outbox(
     device.app.check(finger(6, 1))
     device.app.uplink.link_changed(True)
     assert device.wait_answers(1, timeout=30), device.report(system)
+    # A stranger; phantom fingers score closer to one another than real ones (FVC), so a
+    # phantom stranger is now and then a possible match against the module's watchlist.
+    assert device.answers[0].outcome in (NO_HIT, POSSIBLE_MATCH), device.answers[0]
     probe = marker[30:62]  # minutiae bytes, past the generic header
     assert probe not in caplog.text.encode("latin-1", "replace")
-    for path in list((system.root / "central").glob("*.db*")) + list(
-        device.app.config.data_dir.glob("outbox.db*")
-    ):
+    for path in device.app.config.data_dir.glob("outbox.db*"):
         assert probe not in path.read_bytes(), path
     assert probe not in (system.root / "broker" / "mosquitto.log").read_bytes()
-    assert {e[3] for e in system.ledger.audit_events() if e[2] == "answered"} <= {HIT, NO_HIT}
-    assert device.answers[0].outcome in (HIT, NO_HIT)
+    # Central's database holds the watchlist's templates (and a possible match's evidence
+    # until it is decided); its audit trail holds none.
+    audit = system.store.db.query("SELECT * FROM audit")
+    assert probe not in repr(audit).encode() and audit
+    assert not any(probe in bytes(v) for row in audit for v in row if isinstance(v, bytes))
+    answered = {e[3] for e in system.ledger.audit_events() if e[2] == "answered"}
+    assert answered <= {HIT, POSSIBLE_MATCH, NO_HIT}
 
 
 def test_telemetry_reaches_the_central_service(system: System, new_device: NewDevice) -> None:

@@ -63,9 +63,7 @@ def test_sigkill_at_random_moments_loses_nothing(system: System) -> None:
     drain = spawn(system, device_id, "--drain")
     out, _ = drain.communicate(timeout=180)
     assert "DRAINED 0" in out
-    rows = system.ledger._db.execute(
-        "SELECT record_id FROM answered WHERE device_id = ?", (device_id,)
-    ).fetchall()
+    rows = system.store.db.query("SELECT record_id FROM answered WHERE device_id = ?", (device_id,))
     answered = [bytes(r[0]).hex() for r in rows]
     assert queued <= set(answered), f"{len(queued - set(answered))} queued checks never answered"
     events = [e for e in system.ledger.audit_events() if e[0] == device_id and e[2] == "answered"]

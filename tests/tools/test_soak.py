@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hil.soak import print_tally, soak
 
-FLAKY = '''
+FLAKY = """
 from pathlib import Path
 
 COUNTER = Path(__file__).with_name("count")
@@ -21,7 +21,7 @@ def test_fails_every_other_run():
 
 def test_always_passes():
     assert COUNTER.exists()
-'''
+"""
 
 
 def test_a_test_that_fails_in_some_runs_is_counted(tmp_path: Path) -> None:

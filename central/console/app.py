@@ -1,0 +1,229 @@
+"""The operations console: a Starlette application over central's store, served over TLS.
+
+It calls into central (the store, the verification queue, the evidence sheet)
+and nothing calls into it. Every page needs a session (:mod:`.accounts`); every
+form carries the session's CSRF token; every response says ``no-store`` (the
+evidence sheets are biometric data and must not stay in a browser's cache) and
+a content security policy that allows nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from central import evidence as evidence_sheet
+from central.console.accounts import AccountError, Accounts, Session
+from central.store import Store
+from central.verification import PENDING, VerificationError
+
+COOKIE = "hotspot_console"
+HERE = Path(__file__).parent
+HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class Headers:
+    """ASGI middleware: the security headers on every response, static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (k, v) for k, v in message.get("headers", []) if k not in dict(HEADERS)
+                ] + HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+Handler = Callable[[Request, Session], Awaitable[Response]]
+
+
+def create_app(store: Store) -> Starlette:
+    accounts = Accounts(store.db)
+    templates = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
+    )
+
+    def page(template: str, session: Session | None, status: int = 200, **values: Any) -> Response:
+        html = templates.get_template(template).render(session=session, **values)
+        return HTMLResponse(html, status_code=status)
+
+    def needs(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+        def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+            async def endpoint(request: Request) -> Response:
+                session = accounts.session(request.cookies.get(COOKIE))
+                if session is None:
+                    return RedirectResponse("/login", status_code=303)
+                if not session.may(role):
+                    return page("denied.html", session, 403, role=role)
+                if request.method == "POST":
+                    form = await _form(request)
+                    if form.get("csrf") != session.csrf:
+                        return page("denied.html", session, 403, role="a valid form")
+                return await handler(request, session)
+
+            return endpoint
+
+        return wrap
+
+    async def login_form(request: Request) -> Response:
+        return page("login.html", None)
+
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        name, password = str(form.get("name", "")), str(form.get("password", ""))
+        try:
+            token, _session = accounts.sign_in(name, password)
+        except AccountError as exc:
+            store.ledger.audit("console sign-in refused", detail=str(exc), actor=name[:64])
+            return page("login.html", None, 401, error=str(exc), name=name)
+        store.ledger.audit("console sign-in", actor=name)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict")
+        return response
+
+    @needs("viewer")
+    async def logout(request: Request, session: Session) -> Response:
+        accounts.sign_out(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @needs("viewer")
+    async def fleet(request: Request, session: Session) -> Response:
+        rows = []
+        for device in store.registry.all():
+            report = _report(store.ledger.telemetry(device.device_id))
+            rows.append({"id": device.device_id, "revoked": device.revoked, **report})
+        counts = store.verification.counts()
+        return page("fleet.html", session, devices=rows, pending=counts[PENDING])
+
+    @needs("viewer")
+    async def queue(request: Request, session: Session) -> Response:
+        pending = store.verification.items(PENDING)
+        decided = [i for i in store.verification.items(None) if i.state != PENDING][-50:]
+        return page("queue.html", session, pending=pending, decided=decided, when=_when)
+
+    @needs("examiner")
+    async def item(request: Request, session: Session) -> Response:
+        try:
+            found = store.verification.find(request.path_params["record"])
+        except VerificationError as exc:
+            return page("denied.html", session, 404, role=None, error=str(exc))
+        return page("item.html", session, item=found, when=_when)
+
+    @needs("examiner")
+    async def sheet(request: Request, session: Session) -> Response:
+        try:
+            found = store.verification.find(request.path_params["record"])
+        except VerificationError:
+            return Response(status_code=404)
+        evidence = store.verification.evidence(found.record_id)
+        if evidence is None:
+            return Response(status_code=410)  # decided and sent: the evidence is gone
+        store.ledger.audit(
+            "evidence viewed", device_id=found.device_id, record_id=found.record_hex,
+            actor=session.account,
+        )  # fmt: skip
+        return Response(evidence_sheet.sheet(evidence, found.reference), media_type="image/png")
+
+    @needs("examiner")
+    async def decide(request: Request, session: Session) -> Response:
+        form = await _form(request)
+        action = form.get("action")
+        try:
+            found = store.verification.find(request.path_params["record"])
+            if action not in ("confirm", "reject"):
+                raise VerificationError("choose confirm or reject")
+            store.verification.decide(
+                found.record_id, action == "confirm", session.account, str(form.get("note", ""))
+            )
+        except VerificationError as exc:
+            return page("denied.html", session, 409, role=None, error=str(exc))
+        return RedirectResponse("/verification", status_code=303)
+
+    app = Starlette(
+        routes=[
+            Route("/login", login_form, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/", fleet),
+            Route("/verification", queue),
+            Route("/verification/{record}", item, methods=["GET"]),
+            Route("/verification/{record}", decide, methods=["POST"]),
+            Route("/verification/{record}/sheet.png", sheet),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+    )
+    app.add_middleware(Headers)
+    return app
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted form (URL-encoded, as the console's forms send; the standard library's
+    parser, so the console needs no multipart parser)."""
+    body = await request.body()
+    if len(body) > 16_384:
+        return {}
+    parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    return {key: values[0] for key, values in parsed.items()}
+
+
+def _report(raw: bytes | None) -> dict[str, Any]:
+    """What the fleet page shows of a device's latest telemetry report."""
+    if raw is None:
+        return {"seen": None}
+    try:
+        data = cbor2.loads(raw)
+    except cbor2.CBORDecodeError:
+        return {"seen": None}
+    if not isinstance(data, dict):
+        return {"seen": None}
+    at, battery, link = data.get("at"), data.get("battery"), data.get("link")
+    soc = battery.get("soc") if isinstance(battery, dict) else None
+    dbm = link.get("dbm") if isinstance(link, dict) else None
+    return {
+        "seen": _when(at) if isinstance(at, int) else "reported",
+        "battery": f"{soc:.0f} %" if isinstance(soc, int | float) else "-",
+        "signal": f"{dbm} dBm" if isinstance(dbm, int | float) else "-",
+        "backlog": data.get("backlog", "-"),
+        "firmware": data.get("fw", "-"),
+        "training": bool(data.get("training")),
+    }
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))

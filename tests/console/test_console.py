@@ -1,0 +1,164 @@
+"""The operations console in a real browser (Debian's Chromium through Playwright), over TLS
+from the fleet CA, against a real central database."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from central.broker import free_port
+from central.console.accounts import MAX_FAILURES, Accounts
+from central.console.app import create_app
+from central.console.server import ConsoleServer
+from central.provision import FleetCA, FleetLayout
+from central.store import Store
+from central.verification import Evidence, Side
+from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
+from hal.phantoms import fingerprint as fp
+from hil.device_run import secure_element
+from hotspot.cli import main
+from wire.record import uuid7
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+@dataclass
+class Console:
+    store: Store
+    server: ConsoleServer
+    ca: Path
+    record: bytes
+
+
+def _template(finger: int, impression: int) -> bytes:
+    image = fp.impression(fp.identity(finger, seed=5), impression, difficulty=0.3)
+    return FingerprintAnalyzer().analyse(image).record(position=7).encode()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    fleet = tmp_path_factory.mktemp("console") / "fleet"
+    assert main(["provision", "--dir", str(fleet), "--port", str(free_port())]) == 0
+    layout = FleetLayout(fleet)
+    store = Store.open(layout.database_url)
+    store.registry.add("hh-0042", secure_element().public_key(0))
+    accounts = Accounts(store.db)
+    for name, role in (("eva", "examiner"), ("victor", "viewer"), ("lock-me", "viewer")):
+        accounts.add(name, role, PASSWORD)
+    record = uuid7()
+    evidence = Evidence(Side(((7, _template(1, 2)),)), Side(((7, _template(1, 0)),)), (0.21,), None)
+    store.verification.enqueue(record, "hh-0042", "WL-77", "red-notice", 3e-5, ("fingerprint",),
+                               evidence)  # fmt: skip
+    creds = FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True)
+    server = ConsoleServer(create_app(store), "127.0.0.1", free_port(), creds.cert, creds.key)
+    server.start()
+    yield Console(store, server, layout.ca_dir / "ca.pem", record)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed: './dev test' installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--disable-background-networking", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, console: Console) -> Iterator[Any]:
+    # The fleet CA is not in Chromium's store; the TLS test below verifies the chain.
+    context = browser.new_context(ignore_https_errors=True, locale="en-GB")
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sign_in(page: Any, console: Console, name: str, password: str = PASSWORD) -> None:
+    page.goto(console.server.url + "login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_the_certificate_is_the_fleet_cas_and_names_the_address(console: Console) -> None:
+    context = ssl.create_default_context(cafile=str(console.ca))
+    with (
+        socket.create_connection(("127.0.0.1", console.server.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_an_examiner_sees_both_sides_and_confirms(page: Any, console: Console) -> None:
+    sign_in(page, console, "eva")
+    page.wait_for_selector("#fleet")
+    assert "hh-0042" in page.inner_text("#fleet")
+    page.click("text=possible match(es) waiting")
+    page.click(f"a[href='/verification/{console.record.hex()}']")
+    page.wait_for_selector("#sheet")
+    width = page.eval_on_selector("#sheet", "img => img.complete ? img.naturalWidth : 0")
+    assert width > 300  # both minutiae plots drawn
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "verification.png"), full_page=True)
+    sheet = console.server.url + f"verification/{console.record.hex()}/sheet.png"
+    response = page.request.get(sheet)
+    assert response.headers["cache-control"] == "no-store"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.fill("input[name=note]", "ridge detail agrees")
+    page.click("button[value=confirm]")
+    page.wait_for_selector("#decided")
+    assert "eva" in page.inner_text("#decided") and "confirmed" in page.inner_text("#decided")
+    audit = console.store.db.query("SELECT event, actor, detail FROM audit")
+    assert ("verified", "eva", "ridge detail agrees") in audit
+    assert any(e == "evidence viewed" and a == "eva" for e, a, _ in audit)
+
+
+def test_a_viewer_cannot_verify(page: Any, console: Console) -> None:
+    sign_in(page, console, "victor")
+    page.wait_for_selector("#fleet")
+    page.goto(console.server.url + f"verification/{console.record.hex()}")
+    assert "needs the examiner role" in page.inner_text("main")
+    sheet = page.request.get(console.server.url + f"verification/{console.record.hex()}/sheet.png")
+    assert sheet.status == 403
+
+
+def test_a_form_without_the_session_token_is_refused(console: Console) -> None:
+    token, _ = Accounts(console.store.db).sign_in("eva", PASSWORD)
+    context = ssl.create_default_context(cafile=str(console.ca))
+    request = urllib.request.Request(
+        console.server.url + f"verification/{console.record.hex()}",
+        data=b"action=reject&csrf=forged",
+        headers={"Cookie": f"hotspot_console={token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, context=context)
+    assert refused.value.code == 403
+
+
+def test_wrong_passwords_lock_the_account(page: Any, console: Console) -> None:
+    for _ in range(MAX_FAILURES - 1):
+        sign_in(page, console, "lock-me", "not the password")
+        assert "wrong account name or password" in page.inner_text(".error")
+    sign_in(page, console, "lock-me", "not the password")
+    assert "locked for 15 minutes" in page.inner_text(".error")
+    sign_in(page, console, "lock-me")  # the right password, too late
+    assert "locked" in page.inner_text(".error")
+    assert page.url.endswith("/login")
