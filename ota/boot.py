@@ -37,6 +37,7 @@ class Verdict:
 
 def boot(layout: Layout, floor: Floor) -> str:
     """Decide which slot starts now and point ``current`` at it; returns the slot."""
+    slots.recover(layout)  # a slot a power cut left without its name
     state = SlotState.load(layout.state_file)
     lowest = floor.version()
     if lowest is None or parse_version(lowest) < parse_version(state.good_version):

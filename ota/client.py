@@ -127,9 +127,17 @@ class UpdateClient:
         return info
 
     def download(
-        self, name: str, destination: Path, progress: Progress | None = None
+        self,
+        name: str,
+        destination: Path,
+        progress: Progress | None = None,
+        step: str | None = None,
     ) -> TargetFile:
         """Fetch ``name`` into ``destination``, resuming a previous partial download.
+
+        ``step`` names the update step this download is, for the rig's power cuts
+        (:func:`ota.faults.checkpoint` after each chunk): the release's files are
+        "download"; the manifest that comes before them is not.
 
         Returns the verified target description. On a link failure the part
         stays for the next try (:class:`DownloadError`); bytes that do not match
@@ -138,7 +146,7 @@ class UpdateClient:
         info = self.target(name)
         digest = info.hashes["sha256"]
         part = self.partial_dir / f"{digest}.part"
-        self._fetch(self._url(info), part, info.length, progress)
+        self._fetch(self._url(info), part, info.length, progress, step)
         try:
             with open(part, "rb") as handle:
                 info.verify_length_and_hashes(handle)
@@ -157,7 +165,9 @@ class UpdateClient:
         hashed = f"{directory}{slash}{info.hashes['sha256']}.{base}"
         return self.base_url + "targets/" + urllib.parse.quote(hashed)
 
-    def _fetch(self, url: str, part: Path, length: int, progress: Progress | None) -> None:
+    def _fetch(
+        self, url: str, part: Path, length: int, progress: Progress | None, step: str | None
+    ) -> None:
         have = part.stat().st_size if part.exists() else 0
         if have > length:
             part.unlink()
@@ -204,7 +214,8 @@ class UpdateClient:
                         have += len(chunk)
                         if progress is not None:
                             progress(have, length)
-                        checkpoint("download")
+                        if step is not None:
+                            checkpoint(step)
                 except (urllib3.exceptions.HTTPError, OSError) as exc:
                     raise DownloadError(
                         f"the link dropped during {url} ({exc}): {have} of {length} bytes kept, "

@@ -31,7 +31,10 @@ class HealthReport:
 def slot_env(slot_dir: Path) -> dict[str, str]:
     """The environment that runs ``slot_dir``'s application instead of any other copy."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(slot_dir / "app")
+    # Absolute: the check runs with the slot as its working directory, where a relative
+    # path (from a relative --root) would name nothing, and Python would quietly import
+    # the installed copy instead of the release on trial.
+    env["PYTHONPATH"] = str(slot_dir.resolve() / "app")
     env.pop("HOTSPOT_OTA_KILL_AT", None)
     return env
 
@@ -64,6 +67,7 @@ def check_slot(
     deadline_s: float = DEADLINE_S,
     python: str = sys.executable,
 ) -> HealthReport:
+    slot_dir = slot_dir.resolve()
     command = [python, "-m", "hotspot", "hal", "health", "--json", *args]
     try:
         done = subprocess.run(

@@ -161,7 +161,7 @@ class Installer:
             def report(have: int, _length: int, base: int = base) -> None:
                 self._progress("download", base + have, total)
 
-            self.client.download(blob_target(digest), blobs / digest, report)
+            self.client.download(blob_target(digest), blobs / digest, report, step="download")
             sources[digest] = blobs / digest
             done += length
         return sources, len(needed), "files", total
@@ -174,6 +174,7 @@ class Installer:
             bundle_target(manifest.version),
             path,
             lambda have, total: self._progress("download", have, total),
+            step="download",
         )
         bundle = open_bundle(path.read_bytes())
         if bundle.manifest.files != manifest.files:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ota.bundle import MANIFEST, Manifest
-from ota.errors import InstallError
+from ota.errors import BundleError, InstallError
 from ota.faults import checkpoint
 from ota.layout import SLOTS, Layout, sync_dir
 
@@ -75,6 +75,7 @@ def assemble(
     source: Callable[[str], Path],
 ) -> None:
     """Build ``slot`` from ``manifest``; ``source(sha256)`` says where each file's bytes are."""
+    recover(layout)
     final = layout.slot(slot)
     tmp = layout.slots / f".{slot}.new"
     if tmp.exists():
@@ -103,7 +104,46 @@ def assemble(
     if bad:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InstallError(f"slot {slot} came out wrong ({bad[:3]}): storage fault, retry")
+    # The old slot is renamed aside before the new one is renamed in, and deleted only after:
+    # a cut at any instant leaves the complete old slot or the complete new one under its
+    # name, or (between the two renames) both beside it, which recover() puts back.
+    aside = _aside(layout, slot)
+    if aside.exists():
+        shutil.rmtree(aside)
     if final.exists():
-        shutil.rmtree(final)
+        os.rename(final, aside)
+        sync_dir(layout.slots)
     os.rename(tmp, final)
     sync_dir(layout.slots)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _aside(layout: Layout, slot: str) -> Path:
+    return layout.slots / f".{slot}.old"
+
+
+def recover(layout: Layout) -> list[str]:
+    """Put back a slot left without its name by a cut between assemble()'s two renames: the
+    new one when it is complete (it was verified before the renames), else the old one.
+    The slots recovered."""
+    done = []
+    for slot in SLOTS:
+        final = layout.slot(slot)
+        if final.exists():
+            continue
+        new, old = layout.slots / f".{slot}.new", _aside(layout, slot)
+        for candidate in (new, old):
+            manifest = _manifest_in(candidate)
+            if manifest is not None and not verify(candidate, manifest):
+                os.rename(candidate, final)
+                sync_dir(layout.slots)
+                done.append(slot)
+                break
+    return done
+
+
+def _manifest_in(directory: Path) -> Manifest | None:
+    try:
+        return Manifest.decode((directory / MANIFEST).read_bytes())
+    except (OSError, BundleError):
+        return None

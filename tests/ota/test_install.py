@@ -195,3 +195,49 @@ def test_the_kiosk_unit_shows_the_officer_interface_and_keeps_nothing(fleet: Fle
     # every line of the unit parses as systemd's key=value (continuations end in a backslash)
     for line in unit.splitlines():
         assert not line or line.startswith(("#", "[", " ")) or "=" in line, line
+
+
+def test_a_cut_while_a_slot_is_replaced_leaves_a_complete_slot(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Power lost after the old inactive slot was dealt with and before the new one took its
+    name: the next start finds a complete slot there, never a missing or half-deleted one
+    (it used to delete the old slot first)."""
+    layout = fleet.device()
+    _installer(fleet, layout).install("1.1.0")
+    boot.boot(layout, FileFloor(layout.floor_file))
+    boot.confirm(layout, FileFloor(layout.floor_file), _health(layout))
+    manifest = slots.manifest_of(layout, "b")
+    assert manifest is not None and slots.manifest_of(layout, "a") is not None
+    real_rename = os.rename
+
+    def cut(src: object, dst: object) -> None:
+        if str(src).endswith(".a.new"):
+            raise OSError("power cut")
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rename", cut)
+    by_digest = {d: layout.slot("b") / n for n, d in manifest.files.items()}
+    with pytest.raises(OSError, match="power cut"):
+        slots.assemble(layout, "a", manifest, by_digest.__getitem__)
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert boot.boot(layout, FileFloor(layout.floor_file)) == "b"  # the next start
+    restored = slots.manifest_of(layout, "a")
+    assert restored is not None and slots.verify(layout.slot("a"), restored) == []
+
+
+def test_the_health_check_runs_the_slots_code_from_a_relative_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a relative --root the check used to run with a relative PYTHONPATH from inside the
+    slot, which named nothing, so Python imported the installed checkout instead of the
+    release on trial (a healthy release was rolled back; a broken one could pass)."""
+    app = tmp_path / "root" / "slots" / "b" / "app" / "hotspot"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "__main__.py").write_text(
+        'import json; print(json.dumps({"ok": True, "checks": {"the-slot": {"ok": True}}}))\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    report = health.check_slot(Path("root/slots/b"), ["--emulated"], 60)
+    assert report.ok and "the-slot" in report.checks, report

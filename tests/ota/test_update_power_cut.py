@@ -91,3 +91,15 @@ def test_power_cut_at_every_step_leaves_a_bootable_device(fleet: Fleet, step: st
     assert slots.active(layout) == state.good
     _bootable(layout)
     assert outbox_digest(layout) == outbox
+
+
+def test_a_cut_at_download_lands_in_the_releases_download(fleet: Fleet) -> None:
+    """The 'download' step is the release's files, not the manifest fetched before them
+    (the step used to fire on the manifest's first chunk, so the release's download was
+    never cut)."""
+    layout = fleet.device()
+    assert _hotspot(layout, "update", "1.1.0", kill_at="download") == -signal.SIGKILL
+    assert (layout.ota / "releases" / "1.1.0.manifest.json").is_file()
+    started = [p for p in (layout.tuf / "partial").glob("*.part") if p.stat().st_size > 0]
+    fetched = [p for p in layout.blobs.glob("*") if p.is_file()] if layout.blobs.exists() else []
+    assert started or fetched, "the cut came before any of the release was downloaded"
