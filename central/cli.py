@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
@@ -21,6 +22,20 @@ def register(areas: Any) -> None:
     )
     prov.add_argument("--dir", required=True, type=Path, help="fleet directory")
     prov.add_argument("--port", type=int, default=8883, help="broker TLS port")
+    prov.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the broker listens on (0.0.0.0: every interface; default 127.0.0.1)",
+    )
+    prov.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host name or address devices reach the broker by (repeat; goes into the "
+        "broker's certificate beside localhost and 127.0.0.1)",
+    )
     prov.add_argument("--device", action="append", default=[], help="issue a device certificate")
     prov.add_argument(
         "--database",
@@ -152,10 +167,23 @@ def cmd_provision(args: argparse.Namespace) -> int:
     layout = FleetLayout(args.dir)
     ca = FleetCA.create(layout.ca_dir)
     records, answers = central_keys(layout.keys_dir)
-    ca.issue("central", layout.central_tls)
-    conf = broker_config(layout.broker_dir, ca, args.port)
+    if not 0 < args.port < 65536:
+        raise _user_error(f"--port {args.port} is not a TCP port (1-65535)")
+    try:
+        ipaddress.ip_address(args.listen)
+    except ValueError:
+        raise _user_error(f"--listen {args.listen!r} is not an address (e.g. 0.0.0.0)") from None
+    if not (layout.central_tls / "central.pem").exists():
+        ca.issue("central", layout.central_tls)
+    conf = broker_config(layout.broker_dir, ca, args.port, bind=args.listen, names=tuple(args.name))
     layout.broker_port_file.write_text(str(args.port))
     if args.database:
+        from central.database import Database, DatabaseError
+
+        try:
+            Database(args.database).close()  # reachable and migrated before it is written
+        except DatabaseError as exc:
+            raise _user_error(str(exc)) from None
         layout.database_file.write_text(args.database + "\n")
     store = _store(layout)
     print(f"central database:  {layout.database_url} (schema version {store.db.version()})")
@@ -163,7 +191,14 @@ def cmd_provision(args: argparse.Namespace) -> int:
     print(f"central keys:      {records} (records), {answers} (answers)")
     print(f"broker config:     {conf}  (mosquitto -c {conf})")
     for device_id in args.device:
-        creds = ca.issue(device_id, layout.device_dir(device_id) / "tls")
+        try:
+            tls = layout.device_dir(device_id) / "tls"
+        except ValueError as exc:
+            raise _user_error(f"--device {device_id!r}: {exc}") from None
+        if (tls / f"{device_id}.pem").exists():
+            print(f"device {device_id}: kept {tls / f'{device_id}.pem'} (nothing is re-keyed)")
+            continue
+        creds = ca.issue(device_id, tls)
         print(f"device {device_id}: {creds.cert}")
     return 0
 

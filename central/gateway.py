@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 CENTRAL_KID = "central"
 LATE_ANSWER_POLL_S = 0.5
 """How often an instance looks for examiners' verdicts to send."""
+RECONNECT_MAX_S = 5
+"""The longest wait between two tries to reach the broker."""
 ANSWER_EXPIRY_S = 7 * 24 * 3600
 """An answer waits this long at the broker for a handheld that is offline."""
 MAX_PAYLOAD = envelope.MAX_ENVELOPE_BYTES
@@ -311,9 +313,12 @@ class Gateway:
         self._subscribing: set[int] = set()
         self.instance = instance
         self.processed = 0
+        self.failed_connects = 0
+        self._stopping = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"central-{instance}",
+            # Unique across hosts: two hosts' instance 1 must not take each other's session.
+            client_id=f"central-{socket.gethostname()}-{instance}"[:64],
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
@@ -323,7 +328,10 @@ class Gateway:
             keyfile=str(credentials.key),
         )
         client.max_inflight_messages_set(50)
-        client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]  # paho takes floats
+        # A broker that is down or restarting is retried with a back-off doubling from
+        # 0.2 s to at most RECONNECT_MAX_S, and each failed try is logged.
+        client.reconnect_delay_set(0.2, RECONNECT_MAX_S)  # type: ignore[arg-type]
+        client.on_connect_fail = self._on_connect_fail
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
@@ -346,6 +354,7 @@ class Gateway:
         An instance still subscribing is given a moment to finish, so that the broker
         sees an orderly exit; it holds no session either way.
         """
+        self._stopping = True
         self._queue.put(None)
         self._worker.join(timeout=5)
         self.connected.wait(1.0 if self._subscribing else 0.0)
@@ -357,14 +366,32 @@ class Gateway:
             log.warning("gateway %s: the broker may not have seen it leave", self.instance)
         self._client.loop_stop()
 
-    def _on_disconnect(self, *_args: Any) -> None:
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self.connected.is_set() and not self._stopping:
+            log.warning(
+                "gateway %s lost the broker at %s:%s (%s); reconnecting with back-off up to %s s",
+                self.instance, self._host, self._port, reason, RECONNECT_MAX_S,
+            )  # fmt: skip
         self.connected.clear()
         self._left.set()
+
+    def _on_connect_fail(self, *_args: Any) -> None:
+        self.failed_connects += 1
+        if self.failed_connects in (1, 2, 5) or self.failed_connects % 20 == 0:
+            log.warning(
+                "gateway %s cannot reach the broker at %s:%s (%d tries); retrying every %s s "
+                "at most: is mosquitto running, and is this the port 'hotspot provision' set?",
+                self.instance, self._host, self._port, self.failed_connects, RECONNECT_MAX_S,
+            )  # fmt: skip
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.error("broker refused the gateway: %s", reason)
             return
+        if self.failed_connects:
+            log.warning("gateway %s reached the broker after %d failed tries",
+                        self.instance, self.failed_connects)  # fmt: skip
+            self.failed_connects = 0
         _rc, mid = client.subscribe([(topics.RECORDS_SHARED, 1), (topics.TELEMETRY_SHARED, 0)])
         if mid is not None:
             self._subscribing.add(mid)

@@ -248,15 +248,23 @@ def broker_config(
     *,
     bind: str = "127.0.0.1",
     run_as: str | None = None,
+    names: tuple[str, ...] = (),
 ) -> Path:
     """Write mosquitto.conf (TLS, client certificates required, the ACL, persistence).
 
-    ``run_as``: the user mosquitto keeps when started as root (by default it drops
-    to ``mosquitto``, which cannot read a private test directory).
+    ``bind``: the address to listen on (0.0.0.0 for every interface); ``names``: the host
+    names and addresses devices reach the broker by, for its certificate (kept when it
+    already names them, so that running provision again re-keys nothing). ``run_as``: the
+    user mosquitto keeps when started as root (by default it drops to ``mosquitto``, which
+    cannot read a private test directory).
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    creds = ca.issue("broker", out, server=True)
+    existing = Credentials(ca.cert_path, out / "broker.pem", out / "broker.key")
+    if existing.cert.exists() and existing.key.exists() and not names_missing(existing.cert, names):
+        creds = existing
+    else:
+        creds = ca.issue("broker", out, server=True, names=names)
     if not ca.crl_path.exists():
         ca.write_crl()
     (out / "acl").write_text(ACL)
@@ -292,6 +300,17 @@ crlfile {ca.crl_path}
 """
     )
     return conf
+
+
+def names_missing(cert: Path, names: tuple[str, ...]) -> list[str]:
+    """The ``names`` that the certificate at ``cert`` does not carry as alternative names."""
+    issued = x509.load_pem_x509_certificate(cert.read_bytes())
+    try:
+        sans = issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return list(names)
+    have = {str(n.value) for n in sans}
+    return [n for n in names if str(_san(n).value) not in have]
 
 
 def _san(name: str) -> x509.GeneralName:

@@ -1,6 +1,6 @@
 """Run one emulated handheld as its own process, for crash tests and the uplink benchmark.
 
-``python -m hil.device_run --fleet DIR --device ID [--drain] [--checks N]``
+``python -m hil.device_run --dir DIR --device ID [--drain] [--checks N]``
 
 It captures from the emulated sensor, builds, seals and queues checks in a
 loop (printing ``Q <record id>`` once a check is durably queued) while the
@@ -44,13 +44,13 @@ def secure_element(state: Path | None = None) -> Atecc608:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hil.device_run")
-    parser.add_argument("--fleet", type=Path, required=True)
+    parser.add_argument("--dir", type=Path, required=True, help="fleet directory")
     parser.add_argument("--device", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--drain", action="store_true")
     parser.add_argument("--checks", type=int, default=0, help="stop after N checks (0: forever)")
     args = parser.parse_args(argv)
-    layout = FleetLayout(args.fleet)
+    layout = FleetLayout(args.dir)
     device_dir = layout.device_dir(args.device)
     tls = device_dir / "tls"
     config = AppConfig(

@@ -17,13 +17,13 @@ from ota.errors import OtaError
 
 def register(sub: Any, root_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     assign = sub.add_parser("assign", help="put devices into a rollout group")
-    assign.add_argument("--fleet", type=Path, required=True, help="central fleet directory")
+    assign.add_argument("--dir", type=Path, required=True, help="fleet directory")
     assign.add_argument("group")
     assign.add_argument("devices", nargs="+")
     assign.set_defaults(handler=cmd_assign)
 
     rollout = sub.add_parser("rollout", help="roll a published release out in waves")
-    rollout.add_argument("--fleet", type=Path, required=True, help="central fleet directory")
+    rollout.add_argument("--dir", type=Path, required=True, help="fleet directory")
     rollout.add_argument("--release", required=True, help="the version to roll out")
     rollout.add_argument(
         "--wave", action="append", required=True, help="groups of one wave, comma-separated"
@@ -35,7 +35,7 @@ def register(sub: Any, root_arg: Callable[[argparse.ArgumentParser], None]) -> N
     rollout.set_defaults(handler=cmd_rollout)
 
     status = sub.add_parser("status", help="show rollouts and each device's update state")
-    status.add_argument("--fleet", type=Path, required=True, help="central fleet directory")
+    status.add_argument("--dir", type=Path, required=True, help="fleet directory")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
 
@@ -56,7 +56,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from hotspot.cli import UserError
 
     try:
-        _store(args.fleet).assign(args.group, args.devices)
+        _store(args.dir).assign(args.group, args.devices)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(f"{len(args.devices)} device(s) in group {args.group}")
@@ -69,14 +69,14 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     from hotspot.cli import UserError
     from ota.rollout import Plan, RolloutController
 
-    layout = FleetLayout(args.fleet)
+    layout = FleetLayout(args.dir)
     port = args.port or int(layout.broker_port_file.read_text())
     creds = FleetCA(layout.ca_dir).issue("central", layout.central_tls)
     keys = GatewayKeys.load(*central_keys(layout.keys_dir))
     waves = [[g.strip() for g in wave.split(",") if g.strip()] for wave in args.wave]
     try:
         controller = RolloutController(
-            _store(args.fleet),
+            _store(args.dir),
             keys.sign_digest,
             args.host,
             port,
@@ -93,7 +93,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    body = _store(args.fleet).status()
+    body = _store(args.dir).status()
     if args.json:
         print(json.dumps(body, indent=1))
         return 0

@@ -116,7 +116,7 @@ After=network-online.target mosquitto.service
 [Service]
 Type=simple
 Environment=OPENBLAS_NUM_THREADS=1
-ExecStart={python} -m hotspot central run --fleet /var/lib/hotspot-central --instance %i
+ExecStart={python} -m hotspot central run --dir /var/lib/hotspot-central --instance %i
 Restart=always
 RestartSec=5
 WatchdogSec=0

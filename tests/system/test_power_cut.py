@@ -30,7 +30,7 @@ def spawn(system: System, device_id: str, *extra: str) -> subprocess.Popen[str]:
             sys.executable,
             "-m",
             "hil.device_run",
-            "--fleet",
+            "--dir",
             str(system.root),
             "--device",
             device_id,
