@@ -48,16 +48,24 @@ def register(areas: Any) -> None:
     central = areas.add_parser("central", help="the central gateway")
     sub = central.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run a gateway instance (several may run side by side)")
-    run.add_argument("--dir", required=True, type=Path)
-    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--dir", required=True, type=Path, help="fleet directory")
+    run.add_argument("--host", default="127.0.0.1", help="the broker's address")
     run.add_argument("--port", type=int, help="broker port (default: the provisioned one)")
-    run.add_argument("--instance", default="1")
+    run.add_argument(
+        "--instance", default="1", help="this instance's name on its host (1, 2, ... per core)"
+    )
+    run.add_argument(
+        "--telemetry-days",
+        type=float,
+        default=90.0,
+        help="how long the devices' telemetry is kept, in days (default 90)",
+    )
     run.set_defaults(handler=cmd_run)
 
     wl = sub.add_parser("watchlist", help="manage the watchlist")
     wl_sub = wl.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = wl_sub.add_parser("add", help="add an entry (or replace one, --replace)")
-    add.add_argument("--dir", required=True, type=Path)
+    add.add_argument("--dir", required=True, type=Path, help="fleet directory")
     add.add_argument("reference")
     add.add_argument("--notice", required=True, help="notice type, e.g. red-notice")
     add.add_argument(
@@ -78,28 +86,28 @@ def register(areas: Any) -> None:
     )
     add.set_defaults(handler=cmd_watchlist_add)
     ls = wl_sub.add_parser("list", help="list entries (references and notice types only)")
-    ls.add_argument("--dir", required=True, type=Path)
+    ls.add_argument("--dir", required=True, type=Path, help="fleet directory")
     ls.set_defaults(handler=cmd_watchlist_list)
     rm = wl_sub.add_parser("remove", help="remove an entry")
-    rm.add_argument("--dir", required=True, type=Path)
+    rm.add_argument("--dir", required=True, type=Path, help="fleet directory")
     rm.add_argument("reference")
     rm.set_defaults(handler=cmd_watchlist_remove)
 
     dev = sub.add_parser("devices", help="register or revoke devices")
     dev_sub = dev.add_subparsers(dest="action", required=True, metavar="ACTION")
     dadd = dev_sub.add_parser("add", help="register a device's identity key")
-    dadd.add_argument("--dir", required=True, type=Path)
+    dadd.add_argument("--dir", required=True, type=Path, help="fleet directory")
     dadd.add_argument("device_id")
     dadd.add_argument(
         "--public-key", required=True, help="the secure element's public key, 128 hex digits"
     )
     dadd.set_defaults(handler=cmd_devices_add)
     drev = dev_sub.add_parser("revoke", help="refuse a device's records from now on")
-    drev.add_argument("--dir", required=True, type=Path)
+    drev.add_argument("--dir", required=True, type=Path, help="fleet directory")
     drev.add_argument("device_id")
     drev.set_defaults(handler=cmd_devices_revoke)
     dls = dev_sub.add_parser("list", help="list registered devices")
-    dls.add_argument("--dir", required=True, type=Path)
+    dls.add_argument("--dir", required=True, type=Path, help="fleet directory")
     dls.set_defaults(handler=cmd_devices_list)
 
     con = sub.add_parser("console", help="the operations console, a web application over TLS")
@@ -140,7 +148,7 @@ def register(areas: Any) -> None:
     ver = sub.add_parser("verify", help="the examiners' queue of possible matches")
     ver_sub = ver.add_subparsers(dest="action", required=True, metavar="ACTION")
     vls = ver_sub.add_parser("list", help="possible matches (pending by default)")
-    vls.add_argument("--dir", required=True, type=Path)
+    vls.add_argument("--dir", required=True, type=Path, help="fleet directory")
     vls.add_argument(
         "--state", default="pending", choices=("pending", "confirmed", "rejected", "all")
     )
@@ -150,7 +158,7 @@ def register(areas: Any) -> None:
         ("reject", "reject a possible match: the handheld gets a final NO HIT"),
     ):
         decide = ver_sub.add_parser(action, help=text)
-        decide.add_argument("--dir", required=True, type=Path)
+        decide.add_argument("--dir", required=True, type=Path, help="fleet directory")
         decide.add_argument("record", help="the record id (at least its first 8 hex digits)")
         decide.add_argument("--examiner", required=True, help="who decides (kept in the audit)")
         decide.add_argument("--note", default="", help="why (kept in the audit)")
@@ -254,7 +262,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     people = processor.matcher.refresh()
     print(f"watchlist indexed: {people:,} people in {time.monotonic() - started:.1f} s", flush=True)
     processor.matcher.start()
-    gateway = Gateway(processor, creds, args.host, port, args.instance).start()
+    gateway = Gateway(
+        processor, creds, args.host, port, args.instance, telemetry_days=args.telemetry_days
+    ).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -382,8 +392,13 @@ def cmd_verify_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from central.console.app import create_app
-    from central.console.server import ConsoleError, ConsoleServer
+    try:
+        from central.console.app import create_app
+        from central.console.server import ConsoleError, ConsoleServer
+    except ImportError as exc:
+        raise _user_error(
+            f"the console needs {exc.name}: pip install 'hotspot[central]' (./dev installs it)"
+        ) from None
 
     layout = FleetLayout(args.dir)
     store = _store(layout)

@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 CENTRAL_KID = "central"
 LATE_ANSWER_POLL_S = 0.5
 """How often an instance looks for examiners' verdicts to send."""
+TELEMETRY_DAYS = 90.0
+"""How long central keeps telemetry (``central run --telemetry-days``)."""
+PRUNE_EVERY_S = 3600.0
 RECONNECT_MAX_S = 5
 """The longest wait between two tries to reach the broker."""
 ANSWER_EXPIRY_S = 7 * 24 * 3600
@@ -109,16 +112,18 @@ class Processor:
         """Who claims a record in the ledger while matching it (host and process)."""
 
     def telemetry(self, topic: str, payload: bytes) -> bool:
-        """Keep a device's telemetry report if it is well-formed CBOR from a registered device."""
+        """Keep a device's telemetry report (in the series of its kind, ``app`` or ``update``)
+        if it is well-formed CBOR from a registered device."""
         try:
             device_id = topics.device_of(topic)
+            kind = topics.telemetry_kind(topic)
             self.registry.get(device_id)
             report = cbor2.loads(payload)
         except (ValueError, UnknownDevice, cbor2.CBORDecodeError):
             return False
         if not isinstance(report, dict) or len(payload) > 4096:
             return False
-        self.ledger.store_telemetry(device_id, payload)
+        self.ledger.store_telemetry(device_id, payload, kind)
         return True
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
@@ -204,6 +209,9 @@ class Processor:
             officer=record.operator_id,
             operation=record.operation_id,
             training=record.training,
+            notice=answer.notice,
+            modalities="+".join(answer.modalities) or None,
+            captured_ms=record.captured_ms,
         )
         signed = envelope.sign1(answer.encode(), CENTRAL_KID, self.keys.sign_digest)
         return signed, audit
@@ -269,6 +277,8 @@ class Processor:
                     reference=answer.reference,
                     actor=item.decided_by,
                     training=item.training,
+                    notice=answer.notice,
+                    modalities="+".join(answer.modalities) or None,
                 ),
             )
             out.append((topics.results(item.device_id), signed, item.record_id))
@@ -302,6 +312,7 @@ class Gateway:
         host: str,
         port: int,
         instance: str = "1",
+        telemetry_days: float = TELEMETRY_DAYS,
     ) -> None:
         self.processor = processor
         self._host, self._port = host, port
@@ -315,6 +326,7 @@ class Gateway:
         self.processed = 0
         self.failed_connects = 0
         self._stopping = False
+        self.telemetry_days = telemetry_days
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             # Unique across hosts: two hosts' instance 1 must not take each other's session.
@@ -406,17 +418,22 @@ class Gateway:
 
     def _work(self) -> None:
         next_late = 0.0
+        next_prune = time.monotonic() + 60
         while True:
             if time.monotonic() >= next_late:
                 next_late = time.monotonic() + LATE_ANSWER_POLL_S
                 self._send_late_answers()
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+                with contextlib.suppress(Exception):
+                    self.processor.ledger.prune_telemetry(self.telemetry_days)
             try:
                 msg = self._queue.get(timeout=LATE_ANSWER_POLL_S)
             except queue.Empty:
                 continue
             if msg is None:
                 return
-            if msg.topic.endswith("/telemetry"):
+            if "/telemetry/" in msg.topic:
                 self.processor.telemetry(msg.topic, bytes(msg.payload))
                 if msg.qos:
                     self._client.ack(msg.mid, msg.qos)

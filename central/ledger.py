@@ -41,6 +41,11 @@ class AuditEntry:
     actor: str | None = None
     """Who did it at central (an examiner, an administrator), when a person did."""
     training: bool = False
+    notice: str | None = None
+    modalities: str | None = None
+    """The modalities that agreed, joined with '+'."""
+    captured_ms: int | None = None
+    """When the device took the check (for the answer time an operation's report gives)."""
 
 
 class Ledger:
@@ -167,8 +172,8 @@ class Ledger:
     def insert_audit(self, e: AuditEntry) -> None:
         self._db.execute(
             "INSERT INTO audit (at_ms, device_id, record_id, event, outcome, reference, score, "
-            "detail, officer, operation, actor, training) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "detail, officer, operation, actor, training, notice, modalities, captured_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _now(),
                 e.device_id,
@@ -182,6 +187,9 @@ class Ledger:
                 e.operation,
                 e.actor,
                 int(e.training),
+                e.notice,
+                e.modalities,
+                e.captured_ms,
             ),
         )
 
@@ -197,6 +205,22 @@ class Ledger:
             "INSERT INTO telemetry (device_id, kind, at_ms, report) VALUES (?, ?, ?, ?)",
             (device_id, kind, _now(), report),
         )
+
+    def telemetry_series(
+        self, device_id: str, kind: str = "app", since_ms: int = 0
+    ) -> list[tuple[int, bytes]]:
+        """(time, report) of ``kind`` since ``since_ms``, oldest first."""
+        rows = self._db.query(
+            "SELECT at_ms, report FROM telemetry WHERE device_id = ? AND kind = ? AND at_ms >= ? "
+            "ORDER BY at_ms, seq",
+            (device_id, kind, since_ms),
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def prune_telemetry(self, keep_days: float) -> int:
+        """Drop reports older than ``keep_days`` (the retention period); how many."""
+        cutoff = _now() - int(keep_days * 86_400_000)
+        return self._db.execute("DELETE FROM telemetry WHERE at_ms < ?", (cutoff,))
 
     def telemetry(self, device_id: str, kind: str = "app") -> bytes | None:
         """The device's latest report of ``kind``."""

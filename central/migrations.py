@@ -118,6 +118,16 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             )""",
         ),
     ),
+    (
+        4,
+        "what an operation's report needs in the audit: notice, modalities, capture time",
+        (
+            "ALTER TABLE audit ADD COLUMN notice TEXT",
+            "ALTER TABLE audit ADD COLUMN modalities TEXT",
+            "ALTER TABLE audit ADD COLUMN captured_ms BIGINT",
+            "CREATE INDEX audit_by_operation ON audit (operation, event)",
+        ),
+    ),
 ]
 
 

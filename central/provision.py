@@ -227,7 +227,7 @@ def central_keys(directory: str | Path) -> tuple[Path, Path]:
 ACL = f"""# Written by 'hotspot provision'. User names are certificate CNs.
 # Every device: its own subtree only.
 pattern write {topics.PREFIX}/%u/records
-pattern write {topics.PREFIX}/%u/telemetry
+pattern write {topics.PREFIX}/%u/telemetry/+
 pattern read {topics.PREFIX}/%u/results
 # Release announcements (signed by the central service) are public to the fleet.
 pattern read {topics.PREFIX}/ota/+/release
@@ -235,7 +235,7 @@ pattern read {topics.PREFIX}/ota/+/release
 # The central gateway instances.
 user {CENTRAL_USER}
 topic read {topics.PREFIX}/+/records
-topic read {topics.PREFIX}/+/telemetry
+topic read {topics.PREFIX}/+/telemetry/+
 topic write {topics.PREFIX}/+/results
 topic write {topics.PREFIX}/ota/+/release
 """

@@ -186,18 +186,25 @@ class Handheld:
 
     def telemetry(self, fuel_gauge: FuelGauge | None = None) -> dict[str, object]:
         """Battery, signal, position, backlog and versions — never biometric data."""
+        now = int(time.time() * 1000)
+        oldest = self.outbox.oldest_ms()
         report: dict[str, object] = {
             "v": 1,
-            "at": int(time.time() * 1000),
+            "at": now,
             "training": self.config.training,
             "backlog": len(self.outbox),
+            "backlog_age_s": 0 if oldest is None else max(0, (now - oldest) // 1000),
             "fw": __version__,
             "models": {"minutiae": FINGER_MODEL},
         }
         if fuel_gauge is not None:
             try:
                 battery = fuel_gauge.read()
-                report["battery"] = {"soc": battery.soc_percent, "volts": battery.voltage_v}
+                report["battery"] = {
+                    "soc": battery.soc_percent,
+                    "volts": battery.voltage_v,
+                    "charging": battery.charging,
+                }
             except HalError as exc:
                 report["battery"] = {"error": type(exc).__name__}
         if self._modem is not None:

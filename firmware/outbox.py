@@ -285,6 +285,12 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
+    def oldest_ms(self) -> int | None:
+        """When the oldest record still waiting was queued (ms since the epoch), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(created_ms) FROM records").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def ids(self) -> set[bytes]:
         with self._lock:
             return {bytes(r[0]) for r in self._db.execute("SELECT id FROM records")}

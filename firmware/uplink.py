@@ -152,12 +152,15 @@ class Uplink:
         self._wake.set()
 
     def publish_telemetry(self, report: dict[str, object]) -> bool:
-        """Send a telemetry report (CBOR, QoS 0: the next one supersedes it). False if offline."""
+        """Send a telemetry report; False if offline (nothing is queued: the next report,
+        sent as soon as the link is up, supersedes it). Retained, so the broker keeps the
+        latest report only, for whoever subscribes next."""
         if not self.connected.is_set():
             return False
         info = self._client.publish(
-            topics.telemetry(self.config.device_id), cbor2.dumps(report), qos=0
-        )
+            topics.telemetry(self.config.device_id, "app"), cbor2.dumps(report), qos=1,
+            retain=True,
+        )  # fmt: skip
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def kick(self) -> None:

@@ -100,6 +100,7 @@ class System:
         secure_element: SecureElement,
         on_answer: Callable[[Answer], None],
         outbox_max_bytes: int | None = None,
+        operation_id: str | None = None,
         **uplink_options: float | int,
     ) -> Handheld:
         """Register a device with the central service and build its application."""
@@ -124,5 +125,6 @@ class System:
             central_records_public=layout.records_public,
             uplink=uplink,
             outbox_max_bytes=outbox_max_bytes,
+            operation_id=operation_id,
         )
         return Handheld(config, secure_element, on_answer)

@@ -120,8 +120,13 @@ class RolloutAgent:
             wanted.rollout, wanted.version, state, running, self.settings.group, progress, why
         )
         telemetry = {"v": 1, "at": int(time.time() * 1000), "ota": body.as_telemetry()}
+        # Its own sub-topic, retained: the broker keeps the latest state only, and the device
+        # service's report (telemetry/app) never overwrites it.
         self._client.publish(
-            topics.telemetry(self.settings.device_id), cbor2.dumps(telemetry), qos=1
+            topics.telemetry(self.settings.device_id, "update"),
+            cbor2.dumps(telemetry),
+            qos=1,
+            retain=True,
         )
 
     # -- the work ----------------------------------------------------------------------

@@ -173,7 +173,7 @@ class RolloutController:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if not reason.is_failure:
-            client.subscribe(f"{topics.PREFIX}/+/telemetry", qos=1)
+            client.subscribe(f"{topics.PREFIX}/+/telemetry/update", qos=1)
             self._connected.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -26,8 +26,15 @@ def results(device_id: str) -> str:
     return f"{PREFIX}/{check_device_id(device_id)}/results"
 
 
-def telemetry(device_id: str) -> str:
-    return f"{PREFIX}/{check_device_id(device_id)}/telemetry"
+TELEMETRY_KINDS = ("app", "update")
+"""Telemetry sub-topics: the device service's report and the update agent's, each on its own
+topic so that neither overwrites the other."""
+
+
+def telemetry(device_id: str, kind: str = "app") -> str:
+    if kind not in TELEMETRY_KINDS:
+        raise ValueError(f"telemetry kind {kind!r} is not one of {TELEMETRY_KINDS}")
+    return f"{PREFIX}/{check_device_id(device_id)}/telemetry/{kind}"
 
 
 def release(group: str) -> str:
@@ -37,12 +44,23 @@ def release(group: str) -> str:
 
 RECORDS_SHARED = f"$share/central/{PREFIX}/+/records"
 """What the central instances subscribe to: each record goes to one instance."""
-TELEMETRY_SHARED = f"$share/central/{PREFIX}/+/telemetry"
+TELEMETRY_SHARED = f"$share/central/{PREFIX}/+/telemetry/+"
 
 
 def device_of(topic: str) -> str:
     """The device id in a records/telemetry topic; ValueError if the topic is not ours."""
     parts = topic.split("/")
-    if len(parts) != 4 or "/".join(parts[:2]) != PREFIX:
+    if len(parts) not in (4, 5) or "/".join(parts[:2]) != PREFIX:
+        raise ValueError(f"{topic!r} is not a HOTSPOT v1 topic")
+    if len(parts) == 5 and (parts[3] != "telemetry" or parts[4] not in TELEMETRY_KINDS):
         raise ValueError(f"{topic!r} is not a HOTSPOT v1 topic")
     return check_device_id(parts[2])
+
+
+def telemetry_kind(topic: str) -> str:
+    """The kind of a telemetry topic (``app`` or ``update``); ValueError if it is not one."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[3] != "telemetry" or parts[4] not in TELEMETRY_KINDS:
+        raise ValueError(f"{topic!r} is not a telemetry topic")
+    device_of(topic)
+    return parts[4]

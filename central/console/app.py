@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import cbor2
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -67,83 +66,93 @@ class Headers:
 
 
 Handler = Callable[[Request, Session], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(store: Store) -> Starlette:
-    accounts = Accounts(store.db)
-    templates = Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
-    )
+class Console:
+    """What every page needs: the store, the accounts, the templates, the role check."""
 
-    def page(template: str, session: Session | None, status: int = 200, **values: Any) -> Response:
-        html = templates.get_template(template).render(session=session, **values)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.accounts = Accounts(store.db)
+        self._templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
+        )
+        self._templates.globals["when"] = when
+
+    def page(self, template: str, session: Session | None, status: int = 200, **values: Any
+             ) -> Response:  # fmt: skip
+        html = self._templates.get_template(template).render(session=session, **values)
         return HTMLResponse(html, status_code=status)
 
-    def needs(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-        def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def refuse(self, session: Session | None, status: int, error: str) -> Response:
+        return self.page("denied.html", session, status, role=None, error=error)
+
+    def needs(self, role: str) -> Callable[[Handler], Endpoint]:
+        """A page for ``role`` and above: signed in, and a POST must carry the CSRF token."""
+
+        def wrap(handler: Handler) -> Endpoint:
             async def endpoint(request: Request) -> Response:
-                session = accounts.session(request.cookies.get(COOKIE))
+                session = self.accounts.session(request.cookies.get(COOKIE))
                 if session is None:
                     return RedirectResponse("/login", status_code=303)
                 if not session.may(role):
-                    return page("denied.html", session, 403, role=role)
+                    return self.page("denied.html", session, 403, role=role)
                 if request.method == "POST":
-                    form = await _form(request)
+                    form = await form_of(request)
                     if form.get("csrf") != session.csrf:
-                        return page("denied.html", session, 403, role="a valid form")
+                        return self.page("denied.html", session, 403, role="a valid form")
                 return await handler(request, session)
 
             return endpoint
 
         return wrap
 
+
+def create_app(store: Store) -> Starlette:
+    from central.console import admin, fleet, reports
+
+    console = Console(store)
+    accounts = console.accounts
+
     async def login_form(request: Request) -> Response:
-        return page("login.html", None)
+        return console.page("login.html", None)
 
     async def login(request: Request) -> Response:
-        form = await _form(request)
-        name, password = str(form.get("name", "")), str(form.get("password", ""))
+        form = await form_of(request)
+        name, password = form.get("name", ""), form.get("password", "")
         try:
             token, _session = accounts.sign_in(name, password)
         except AccountError as exc:
             store.ledger.audit("console sign-in refused", detail=str(exc), actor=name[:64])
-            return page("login.html", None, 401, error=str(exc), name=name)
+            return console.page("login.html", None, 401, error=str(exc), name=name)
         store.ledger.audit("console sign-in", actor=name)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict")
         return response
 
-    @needs("viewer")
+    @console.needs("viewer")
     async def logout(request: Request, session: Session) -> Response:
         accounts.sign_out(request.cookies.get(COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response
 
-    @needs("viewer")
-    async def fleet(request: Request, session: Session) -> Response:
-        rows = []
-        for device in store.registry.all():
-            report = _report(store.ledger.telemetry(device.device_id))
-            rows.append({"id": device.device_id, "revoked": device.revoked, **report})
-        counts = store.verification.counts()
-        return page("fleet.html", session, devices=rows, pending=counts[PENDING])
-
-    @needs("viewer")
+    @console.needs("viewer")
     async def queue(request: Request, session: Session) -> Response:
         pending = store.verification.items(PENDING)
         decided = [i for i in store.verification.items(None) if i.state != PENDING][-50:]
-        return page("queue.html", session, pending=pending, decided=decided, when=_when)
+        return console.page("queue.html", session, pending=pending, decided=decided)
 
-    @needs("examiner")
+    @console.needs("examiner")
     async def item(request: Request, session: Session) -> Response:
         try:
             found = store.verification.find(request.path_params["record"])
         except VerificationError as exc:
-            return page("denied.html", session, 404, role=None, error=str(exc))
-        return page("item.html", session, item=found, when=_when)
+            return console.refuse(session, 404, str(exc))
+        return console.page("item.html", session, item=found)
 
-    @needs("examiner")
+    @console.needs("examiner")
     async def sheet(request: Request, session: Session) -> Response:
         try:
             found = store.verification.find(request.path_params["record"])
@@ -158,19 +167,19 @@ def create_app(store: Store) -> Starlette:
         )  # fmt: skip
         return Response(evidence_sheet.sheet(evidence, found.reference), media_type="image/png")
 
-    @needs("examiner")
+    @console.needs("examiner")
     async def decide(request: Request, session: Session) -> Response:
-        form = await _form(request)
+        form = await form_of(request)
         action = form.get("action")
         try:
             found = store.verification.find(request.path_params["record"])
             if action not in ("confirm", "reject"):
                 raise VerificationError("choose confirm or reject")
             store.verification.decide(
-                found.record_id, action == "confirm", session.account, str(form.get("note", ""))
+                found.record_id, action == "confirm", session.account, form.get("note", "")
             )
         except VerificationError as exc:
-            return page("denied.html", session, 409, role=None, error=str(exc))
+            return console.refuse(session, 409, str(exc))
         return RedirectResponse("/verification", status_code=303)
 
     app = Starlette(
@@ -178,7 +187,9 @@ def create_app(store: Store) -> Starlette:
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),
-            Route("/", fleet),
+            *fleet.routes(console),
+            *reports.routes(console),
+            *admin.routes(console),
             Route("/verification", queue),
             Route("/verification/{record}", item, methods=["GET"]),
             Route("/verification/{record}", decide, methods=["POST"]),
@@ -190,7 +201,7 @@ def create_app(store: Store) -> Starlette:
     return app
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def form_of(request: Request) -> dict[str, str]:
     """The posted form (URL-encoded, as the console's forms send; the standard library's
     parser, so the console needs no multipart parser)."""
     body = await request.body()
@@ -200,30 +211,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in parsed.items()}
 
 
-def _report(raw: bytes | None) -> dict[str, Any]:
-    """What the fleet page shows of a device's latest telemetry report."""
-    if raw is None:
-        return {"seen": None}
-    try:
-        data = cbor2.loads(raw)
-    except cbor2.CBORDecodeError:
-        return {"seen": None}
-    if not isinstance(data, dict):
-        return {"seen": None}
-    at, battery, link = data.get("at"), data.get("battery"), data.get("link")
-    soc = battery.get("soc") if isinstance(battery, dict) else None
-    dbm = link.get("dbm") if isinstance(link, dict) else None
-    return {
-        "seen": _when(at) if isinstance(at, int) else "reported",
-        "battery": f"{soc:.0f} %" if isinstance(soc, int | float) else "-",
-        "signal": f"{dbm} dBm" if isinstance(dbm, int | float) else "-",
-        "backlog": data.get("backlog", "-"),
-        "firmware": data.get("fw", "-"),
-        "training": bool(data.get("training")),
-    }
-
-
-def _when(ms: int | None) -> str:
+def when(ms: int | None) -> str:
     if ms is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))

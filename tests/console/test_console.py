@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 
 from central.broker import free_port
 from central.console.accounts import MAX_FAILURES, Accounts
+from central.ledger import AuditEntry
 from central.console.app import create_app
 from central.console.server import ConsoleServer
 from central.provision import FleetCA, FleetLayout
@@ -59,6 +62,30 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     evidence = Evidence(Side(((7, _template(1, 2)),)), Side(((7, _template(1, 0)),)), (0.21,), None)
     store.verification.enqueue(record, "hh-0042", "WL-77", "red-notice", 3e-5, ("fingerprint",),
                                evidence)  # fmt: skip
+    # A device that reported, and a short operation in the audit (3 checks, 1 HIT).
+    now = int(time.time() * 1000)
+    for minutes, lat in ((30, 42.00), (20, 42.01), (10, 42.02)):
+        store.ledger.store_telemetry("hh-0042", cbor2.dumps({
+            "v": 1, "at": now - minutes * 60_000, "training": False, "backlog": 2,
+            "backlog_age_s": 40, "fw": "1.0.0", "battery": {"soc": 81.0, "volts": 3.9},
+            "link": {"up": True, "dbm": -71}, "gnss": [lat, 21.43],
+        }))  # fmt: skip
+    for number, outcome in enumerate(("hit", "no_hit", "no_hit")):
+        store.ledger.insert_audit(
+            AuditEntry(
+                "answered",
+                "hh-0042",
+                f"r{number}",
+                outcome,
+                "WL-1" if outcome == "hit" else None,
+                officer="officer-1",
+                operation="OP-1",
+                notice="red-notice" if outcome == "hit" else None,
+                modalities="fingerprint" if outcome == "hit" else None,
+                captured_ms=now - 5000,
+            )  # fmt: skip
+        )
+    accounts.add("ada", "administrator", PASSWORD)
     creds = FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True)
     server = ConsoleServer(create_app(store), "127.0.0.1", free_port(), creds.cert, creds.key)
     server.start()
@@ -98,6 +125,16 @@ def sign_in(page: Any, console: Console, name: str, password: str = PASSWORD) ->
     page.click("button[type=submit]")
 
 
+def image_widths(page: Any, selector: str) -> list[int]:
+    """The natural widths of the images ``selector`` finds, once every one has loaded."""
+    page.wait_for_function(
+        "s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)",
+        arg=selector,
+    )
+    widths: list[int] = page.eval_on_selector_all(selector, "imgs => imgs.map(i => i.naturalWidth)")
+    return widths
+
+
 def test_the_certificate_is_the_fleet_cas_and_names_the_address(console: Console) -> None:
     context = ssl.create_default_context(cafile=str(console.ca))
     with (
@@ -114,8 +151,7 @@ def test_an_examiner_sees_both_sides_and_confirms(page: Any, console: Console) -
     page.click("text=possible match(es) waiting")
     page.click(f"a[href='/verification/{console.record.hex()}']")
     page.wait_for_selector("#sheet")
-    width = page.eval_on_selector("#sheet", "img => img.complete ? img.naturalWidth : 0")
-    assert width > 300  # both minutiae plots drawn
+    assert image_widths(page, "#sheet")[0] > 300  # both minutiae plots drawn
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "verification.png"), full_page=True)
     sheet = console.server.url + f"verification/{console.record.hex()}/sheet.png"
@@ -162,3 +198,58 @@ def test_wrong_passwords_lock_the_account(page: Any, console: Console) -> None:
     sign_in(page, console, "lock-me")  # the right password, too late
     assert "locked" in page.inner_text(".error")
     assert page.url.endswith("/login")
+
+
+def test_the_fleet_its_map_and_a_devices_history(page: Any, console: Console) -> None:
+    sign_in(page, console, "victor")
+    page.wait_for_selector("#fleet")
+    row = page.inner_text("#fleet")
+    assert "hh-0042" in row and "81 %" in row and "-71 dBm" in row and "40 s" in row
+    assert image_widths(page, "#map") == [image_widths(page, "#map")[0]] and (
+        image_widths(page, "#map")[0] > 300
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "fleet.png"), full_page=True)
+    page.click("a[href='/devices/hh-0042']")
+    page.wait_for_selector("img.history")
+    widths = image_widths(page, "img.history")
+    assert len(widths) == 3 and min(widths) > 300
+
+
+def test_the_operation_report_and_its_csv(page: Any, console: Console) -> None:
+    sign_in(page, console, "victor")
+    page.wait_for_selector("#fleet")
+    page.click("a[href='/reports']")
+    page.click("a[href='/reports/OP-1']")
+    assert page.inner_text("#checks") == "3" and page.inner_text("#outcome-hit") == "1"
+    assert min(image_widths(page, "img.chart")) > 300
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#csv")
+    text = Path(download.value.path()).read_text()
+    assert text.splitlines()[-1].startswith("OP-1,all,all,3,1")
+
+
+def test_a_viewer_cannot_revoke_a_device_and_an_administrator_can(
+    page: Any, console: Console
+) -> None:
+    sign_in(page, console, "victor")
+    page.goto(console.server.url + "devices")
+    assert page.query_selector("button.revoke") is None
+    csrf = console.store.db.one(
+        "SELECT csrf FROM console_sessions WHERE account = 'victor' ORDER BY expires_ms DESC"
+    )[0]  # type: ignore[index]
+    refused = page.request.post(
+        console.server.url + "devices/revoke", form={"device": "hh-0042", "csrf": csrf}
+    )
+    assert refused.status == 403 and "administrator" in refused.text()
+    assert not console.store.registry.all()[0].revoked
+    context = page.context
+    context.clear_cookies()
+    sign_in(page, console, "ada")
+    page.goto(console.server.url + "devices")
+    page.click("button.revoke")
+    page.wait_for_selector("#devices")
+    assert "revoked" in page.inner_text("#devices")
+    audit = console.store.db.query("SELECT event, actor FROM audit WHERE event = 'device revoked'")
+    assert audit == [("device revoked", "ada")]

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ class Device:
 def new_device(system: System) -> Iterator[Callable[..., Device]]:
     made: list[Device] = []
 
-    def make(**options: float | int) -> Device:
+    def make(**options: Any) -> Device:
         holder: list[Device] = []
 
         def on_answer(answer: Answer) -> None:
