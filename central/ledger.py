@@ -95,14 +95,19 @@ class Ledger:
         return stored, True
 
     def _claim(self, record_id: bytes, owner: str) -> bool:
-        return (
-            self._db.execute(
-                "INSERT INTO claims (record_id, owner, at_ms) VALUES (?, ?, ?) "
-                "ON CONFLICT (record_id) DO NOTHING",
-                (record_id, owner, _now()),
+        with self._db.transaction():
+            if self._db.dialect == "postgresql":
+                # A claim lost in a crash is harmless (the record is delivered again and
+                # claimed again), so it need not wait for the disk: one fsync per record saved.
+                self._db.execute("SET LOCAL synchronous_commit TO OFF")
+            return (
+                self._db.execute(
+                    "INSERT INTO claims (record_id, owner, at_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (record_id) DO NOTHING",
+                    (record_id, owner, _now()),
+                )
+                == 1
             )
-            == 1
-        )
 
     def _wait_or_take_over(self, record_id: bytes, owner: str) -> bool:
         """Wait for the claimant's answer; True when its claim was stale and is now ours."""

@@ -167,7 +167,12 @@ class WatchlistMatcher:
         candidates = (nominated | set(face_sims)) - view.removed
         verdicts: list[tuple[decision.Verdict, int, decision.Evidence]] = []
         for person in sorted(candidates):
-            evidence = _evidence(view, person, probes, probe_face, face_sims.get(person))
+            # A face candidate below FACE_SUGGESTS is judged on its face alone: matching its
+            # fingers (cylinders built on first contact, about a millisecond each) would cost
+            # more than all the rest of the search, for people the fingers did not point at.
+            evidence = _evidence(
+                view, person, probes, probe_face, face_sims.get(person), person in nominated
+            )
             verdicts.append((decision.verdict(evidence, view.people), person, evidence))
         best = decision.strongest([v for v, _p, _e in verdicts])
         if best is None:
@@ -208,11 +213,17 @@ def _evidence(
     probes: list[tuple[int, fpm.Prepared]],
     probe_face: np.ndarray | None,
     face_similarity: float | None,
+    compare_fingers: bool = True,
 ) -> decision.Evidence:
+    """What the search has on ``person``; without ``compare_fingers`` the probe's fingers
+    count as compared (they were, through the index) and not agreeing."""
     entry = view.persons[person]
     scores = []
     compared = 1
     for position, probe in probes:
+        if not compare_fingers:
+            scores.append(0.0)
+            continue
         best = 0.0
         matched = [
             number
