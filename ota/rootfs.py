@@ -116,7 +116,8 @@ After=network-online.target mosquitto.service
 [Service]
 Type=simple
 Environment=OPENBLAS_NUM_THREADS=1
-ExecStart={python} -m hotspot central run --dir /var/lib/hotspot-central --instance %i --metrics 127.0.0.1:910%i
+ExecStart={python} -m hotspot central run --dir /var/lib/hotspot-central \
+    --instance %i --metrics 127.0.0.1:910%i
 Restart=always
 RestartSec=5
 WatchdogSec=0

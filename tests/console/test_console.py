@@ -18,9 +18,9 @@ import pytest
 
 from central.broker import free_port
 from central.console.accounts import MAX_FAILURES, Accounts
-from central.ledger import AuditEntry
 from central.console.app import create_app
 from central.console.server import ConsoleServer
+from central.ledger import AuditEntry
 from central.provision import FleetCA, FleetLayout
 from central.store import Store
 from central.verification import Evidence, Side
@@ -83,7 +83,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 notice="red-notice" if outcome == "hit" else None,
                 modalities="fingerprint" if outcome == "hit" else None,
                 captured_ms=now - 5000,
-            )  # fmt: skip
+            )
         )
     accounts.add("ada", "administrator", PASSWORD)
     creds = FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True)
