@@ -97,7 +97,6 @@ class WatchlistMatcher:
             if self._applied < 0:
                 last = self.watchlist.last_change()
                 self.gallery.load_rows(self.watchlist.rows())
-                self.gallery.compact()
                 self._applied = last
             else:
                 changes = self.watchlist.changes(self._applied)

@@ -170,17 +170,45 @@ class FleetCA:
         addresses) as its subject alternative names."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._sign(common_name, key.public_key(), server=server, days=days, names=names)
+        creds = Credentials(
+            ca=self.cert_path, cert=out / f"{common_name}.pem", key=out / f"{common_name}.key"
+        )
+        _write_private(creds.key, key)
+        creds.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return creds
+
+    def issue_csr(self, csr: x509.CertificateSigningRequest, days: int = 397) -> x509.Certificate:
+        """A client certificate for a key that stays with its owner (a device's request:
+        its common name and public key, nothing else of it)."""
+        names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if len(names) != 1:
+            raise ValueError("the request must name exactly one common name")
+        public = csr.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise ValueError("the request's key must be a P-256 key")
+        return self._sign(str(names[0].value), public, server=False, days=days, names=())
+
+    def _sign(
+        self,
+        common_name: str,
+        public: ec.EllipticCurvePublicKey,
+        *,
+        server: bool,
+        days: int,
+        names: tuple[str, ...],
+    ) -> x509.Certificate:
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
             raise ValueError("the fleet CA key is not a P-256 key")
-        key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(common_name))
             .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
+            .public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=days))
@@ -198,14 +226,9 @@ class FleetCA:
                 critical=False,
             )
         cert = builder.sign(ca_key, hashes.SHA256())
-        creds = Credentials(
-            ca=self.cert_path, cert=out / f"{common_name}.pem", key=out / f"{common_name}.key"
-        )
-        _write_private(creds.key, key)
-        creds.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         with self._issued_path.open("a") as issued:
             issued.write(f"{cert.serial_number:x} {common_name}\n")
-        return creds
+        return cert
 
 
 def central_keys(directory: str | Path) -> tuple[Path, Path]:

@@ -99,6 +99,10 @@ def register(areas: Any) -> None:
     _config_options(sup_clear)
     sup_clear.set_defaults(handler=cmd_supervisor_clear)
 
+    from firmware.enrol_cli import add_commands
+
+    add_commands(device_sub, _config_options)
+
     officer = device_sub.add_parser("officer", help="officers who may sign in on this device")
     officer_sub = officer.add_subparsers(dest="action", required=True, metavar="ACTION")
     oadd = officer_sub.add_parser(

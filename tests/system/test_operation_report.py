@@ -15,6 +15,7 @@ from central.watchlist import WatchlistEntry
 from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
 from hal.phantoms import fingerprint as fp
 from hil.system import System
+from hotspot.cli import main
 from wire import topics
 from wire.record import Finger
 
@@ -65,6 +66,12 @@ def test_the_report_counts_a_scripted_operation(system: System, new_device: NewD
     assert csv[-1].startswith("OP-SCRIPT,all,all,6,2")
     assert charts.report_pdf(built).startswith(b"%PDF")
     assert report.build(system.store.db, "OP-ELSEWHERE").checks == 1
+    out = system.root / "op.csv"
+    fleet = str(system.root)
+    assert main(["central", "report", "--dir", fleet, "--operation", "OP-SCRIPT",
+                 "--csv", str(out)]) == 0  # fmt: skip
+    assert out.read_bytes() == built.to_csv().encode()
+    assert main(["central", "report", "--dir", fleet, "--operation", "OP-NONE"]) == 2
 
 
 def test_update_reports_do_not_erase_the_devices_telemetry(
