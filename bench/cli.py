@@ -42,6 +42,18 @@ def register(areas: Any) -> None:
     ota.add_argument("--json", action="store_true", help="print one JSON object")
     ota.set_defaults(handler=_ota)
 
+    fleet = kinds.add_parser(
+        "fleet",
+        help="telemetry ingest for N simulated handhelds and the console's report over a "
+        "3-day operation of that fleet",
+    )
+    fleet.add_argument("--devices", type=int, default=1000, help="simulated handhelds")
+    fleet.add_argument(
+        "--seconds", type=float, default=30.0, help="how long to send telemetry, in seconds"
+    )
+    fleet.add_argument("--json", action="store_true", help="print one JSON object")
+    fleet.set_defaults(handler=_fleet)
+
     calibrate = kinds.add_parser(
         "calibrate",
         help="measure the impostor score distributions the central decision rests on "
@@ -190,6 +202,21 @@ def _fingerprint(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result) if args.json else fingerprint.report(result))
     return 0
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    import sys
+
+    from bench import fleet
+    from hotspot.cli import UserError
+
+    if args.devices < 1 or args.seconds <= 0:
+        raise UserError("--devices needs at least 1 and --seconds a positive number")
+
+    def say(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    return fleet.main(args.devices, args.seconds, args.json, say)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

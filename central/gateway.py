@@ -136,7 +136,10 @@ class Processor:
             return False
         if not isinstance(report, dict) or len(payload) > 4096:
             return False
-        self.ledger.store_telemetry(device_id, payload, kind)
+        age = report.get("backlog_age_s")
+        self.ledger.store_telemetry(
+            device_id, payload, kind, age if isinstance(age, int) and 0 <= age < 2**31 else None
+        )
         return True
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:

@@ -204,11 +204,14 @@ class Ledger:
         )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
-    def store_telemetry(self, device_id: str, report: bytes, kind: str = "app") -> None:
+    def store_telemetry(
+        self, device_id: str, report: bytes, kind: str = "app", backlog_age_s: int | None = None
+    ) -> None:
         """Keep a telemetry report in the device's time series."""
         self._db.execute(
-            "INSERT INTO telemetry (device_id, kind, at_ms, report) VALUES (?, ?, ?, ?)",
-            (device_id, kind, _now(), report),
+            "INSERT INTO telemetry (device_id, kind, at_ms, report, backlog_age_s) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (device_id, kind, _now(), report, backlog_age_s),
         )
 
     def telemetry_series(

@@ -128,6 +128,11 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             "CREATE INDEX audit_by_operation ON audit (operation, event)",
         ),
     ),
+    (
+        5,
+        "the backlog age of each telemetry report, for reports to read without decoding",
+        ("ALTER TABLE telemetry ADD COLUMN backlog_age_s INTEGER",),
+    ),
 ]
 
 

@@ -22,8 +22,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import cbor2
-
 from central.database import Database
 from wire.answer import HIT, NO_HIT, POSSIBLE_MATCH, REJECTED
 
@@ -145,22 +143,13 @@ def build(db: Database, operation: str) -> OperationReport:
 def _backlog(db: Database, report: OperationReport) -> None:
     if report.first_ms is None or report.last_ms is None:
         return
-    devices = sorted({row.device for row in report.rows})
-    for device in devices:
-        worst = 0
-        for (raw,) in db.query(
-            "SELECT report FROM telemetry WHERE device_id = ? AND kind = 'app' "
+    for device in sorted({row.device for row in report.rows}):
+        row = db.one(
+            "SELECT MAX(backlog_age_s) FROM telemetry WHERE device_id = ? AND kind = 'app' "
             "AND at_ms BETWEEN ? AND ?",
             (device, report.first_ms - 3_600_000, report.last_ms + 3_600_000),
-        ):
-            try:
-                body = cbor2.loads(bytes(raw))
-            except cbor2.CBORDecodeError:
-                continue
-            age = body.get("backlog_age_s") if isinstance(body, dict) else None
-            if isinstance(age, int):
-                worst = max(worst, age)
-        report.backlog_age_s[device] = worst
+        )
+        report.backlog_age_s[device] = int(row[0]) if row and row[0] is not None else 0
 
 
 def _p95(values: list[float]) -> float | None:

@@ -69,7 +69,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             "v": 1, "at": now - minutes * 60_000, "training": False, "backlog": 2,
             "backlog_age_s": 40, "fw": "1.0.0", "battery": {"soc": 81.0, "volts": 3.9},
             "link": {"up": True, "dbm": -71}, "gnss": [lat, 21.43],
-        }))  # fmt: skip
+        }), backlog_age_s=40)  # fmt: skip
     for number, outcome in enumerate(("hit", "no_hit", "no_hit")):
         store.ledger.insert_audit(
             AuditEntry(
@@ -222,6 +222,7 @@ def test_the_operation_report_and_its_csv(page: Any, console: Console) -> None:
     page.click("a[href='/reports']")
     page.click("a[href='/reports/OP-1']")
     assert page.inner_text("#checks") == "3" and page.inner_text("#outcome-hit") == "1"
+    assert "hh-0042 40 s" in page.inner_text("#summary")
     assert min(image_widths(page, "img.chart")) > 300
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     with page.expect_download() as download:
