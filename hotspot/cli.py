@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 
@@ -46,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="HOTSPOT handheld: firmware, hardware abstraction and test rig.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("HOTSPOT_LOG_FORMAT", "text"),
+        help="log lines as text, or one JSON object a line for a log pipeline "
+        "(default: $HOTSPOT_LOG_FORMAT or text)",
+    )
     areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
     for module_name, registrars in AREAS:
         try:
@@ -62,10 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from hotspot.logs import configure
+
+    configure(args.verbose, args.log_format)
     try:
         return int(args.handler(args))
     except (HalError, UserError) as exc:

@@ -116,6 +116,7 @@ After=network-online.target mosquitto.service
 [Service]
 Type=simple
 Environment=OPENBLAS_NUM_THREADS=1
+Environment=HOTSPOT_LOG_FORMAT=json
 ExecStart={python} -m hotspot central run --dir /var/lib/hotspot-central \
     --instance %i --metrics 127.0.0.1:910%i
 Restart=always

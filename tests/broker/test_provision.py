@@ -90,3 +90,27 @@ def test_a_gateway_without_its_broker_retries_and_says_so(
             broker.stop()
     finally:
         gateway.stop()
+
+
+def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    # A gateway that cannot reach its broker logs a warning: as JSON with --log-format json.
+    fleet = tmp_path / "fleet"
+    assert main(["provision", "--dir", str(fleet), "--port", str(free_port())]) == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotspot", "--log-format", "json", "central", "run", "--dir",
+         str(fleet)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.wait(20)
+    body = json.loads(line)
+    assert body["level"] == "warning" and body["logger"] == "central.gateway"
+    assert "cannot reach the broker" in body["msg"] and body["ts"].endswith("Z")
