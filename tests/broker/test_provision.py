@@ -114,3 +114,29 @@ def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
     body = json.loads(line)
     assert body["level"] == "warning" and body["logger"] == "central.gateway"
     assert "cannot reach the broker" in body["msg"] and body["ts"].endswith("Z")
+
+
+def test_the_central_unit_starts_as_written(tmp_path: Path) -> None:
+    """The unit's command line is one the gateway accepts (it once passed --fleet)."""
+    import shlex
+    import subprocess
+    import sys
+
+    from ota.rootfs import CENTRAL_UNIT
+
+    line = next(x for x in CENTRAL_UNIT.splitlines() if x.startswith("ExecStart="))
+    fleet = tmp_path / "fleet"
+    assert main(["provision", "--dir", str(fleet), "--port", str(free_port())]) == 0
+    command = line.removeprefix("ExecStart=").format(python=sys.executable)
+    command = command.replace("%i", "1").replace("/var/lib/hotspot-central", str(fleet))
+    process = subprocess.Popen(
+        shlex.split(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # it indexes the (empty) watchlist, then connects
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=20)
+    assert first.startswith("watchlist indexed"), err
+    assert "unrecognized arguments" not in err
