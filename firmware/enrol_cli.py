@@ -50,16 +50,15 @@ def cmd_enrol(args: argparse.Namespace) -> int:
 
 
 def cmd_install_bundle(args: argparse.Namespace) -> int:
-    from firmware.enrol import install_bundle
-    from hotspot.cli import UserError
+    from firmware.enrol import EnrolmentFailed, install_bundle
     from wire.enrolment import EnrolmentError, ProvisioningBundle
 
     try:
         bundle = ProvisioningBundle.decode(args.bundle.read_bytes())
     except OSError as exc:
-        raise UserError(f"cannot read {args.bundle}: {exc.strerror}") from None
+        raise EnrolmentFailed(f"cannot read {args.bundle}: {exc.strerror}") from None
     except EnrolmentError as exc:
-        raise UserError(f"{args.bundle}: {exc}") from None
+        raise EnrolmentFailed(f"{args.bundle}: {exc}") from None
     for line in install_bundle(args.config, bundle):
         print(line)
     for note in bundle.notes:

@@ -78,8 +78,19 @@ class Officer:
             self.url + "/api/events", headers={"Accept-Language": self.language}
         )
         self._stream = self._opener.open(request, timeout=3600)
+        with self._arrived:
+            seen = len(self.seen)
         self._reader = threading.Thread(target=self._read, name="officer-events", daemon=True)
         self._reader.start()
+        # The stream's first event (hello) carries the status: wait for it, so that a caller
+        # reading .status right after signing in never sees the empty one from before.
+        deadline = time.monotonic() + 30
+        with self._arrived:
+            while not any(name == "hello" for name, _ in self.seen[seen:]):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    break
+                self._arrived.wait(min(left, 0.5))
 
     def _read(self) -> None:
         name, data = "message", []
