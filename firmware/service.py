@@ -182,7 +182,7 @@ class Service:
             modem,
             self._on_sent,
         )
-        hub = EventHub()
+        self.hub = hub = EventHub()
         journal = Journal(handheld.outbox, handheld.uplink.read_answer)
         self.status = status = StatusMonitor(
             hub,

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,9 @@ from hal.fingerprint.protocol import FingerprintSensor
 from wire.record import Face
 
 log = logging.getLogger(__name__)
+
+Final = tuple[str, dict[str, Any]]
+"""A capture's last event (name, data): published once the capture no longer counts as running."""
 
 INDEX_FINGERS = (2, 7)
 """Right and left index (ISO/IEC 19794-2 finger positions): the default choice."""
@@ -137,6 +141,9 @@ class CheckWorkflow:
         self._lock = threading.Lock()
         self._check: OpenCheck | None = None
         self._worker: threading.Thread | None = None
+        self._running = False
+        """A capture is running. Cleared *before* its last event is published, so that an
+        officer (or the rig) who reacts to "done" at once is never told it is still running."""
         self._stop_face = threading.Event()
         self.busy_since: float | None = None
         """monotonic() when the running capture started (the watchdog bounds it)."""
@@ -153,7 +160,7 @@ class CheckWorkflow:
         ):
             raise ValueError("choose one to ten different fingers (positions 1-10)")
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
+            if self._running:
                 raise Busy()
             self._check = OpenCheck(officer, shift, tuple(fingers))
         self._resident("fingerprint")
@@ -177,7 +184,7 @@ class CheckWorkflow:
                 "captured": {str(p): r.quality.score for p, r in sorted(check.captures.items())},
                 "face": check.face is not None,
                 "face_quality": check.face_quality,
-                "busy": self._worker is not None and self._worker.is_alive(),
+                "busy": self._running,
             }
 
     # -- fingers ----------------------------------------------------------------------------
@@ -198,7 +205,7 @@ class CheckWorkflow:
             self._resident("face")
         self._hub.publish("finger.accepted", position=position)
 
-    def _finger(self, check: OpenCheck, position: int) -> None:
+    def _finger(self, check: OpenCheck, position: int) -> Final:
         self._hub.publish("finger.start", position=position)
         band: list[npt.NDArray[np.uint8]] = []
         first = 0
@@ -231,8 +238,7 @@ class CheckWorkflow:
             )
         except (HalError, FingerprintError) as exc:
             log.info("finger capture failed: %s", type(exc).__name__)
-            self._hub.publish("finger.error", position=position, code=error_code(exc))
-            return
+            return "finger.error", {"position": position, "code": error_code(exc)}
         last_row_ms = int((time.time() - capture.seconds_after_last_row) * 1000)
         if band:
             self._publish_band(position, first, height, band)
@@ -241,20 +247,19 @@ class CheckWorkflow:
             if self._check is check:
                 check.captures[position] = result
         quality = result.quality
-        self._hub.publish(
-            "finger.done",
-            position=position,
-            width=capture.image.width,
-            height=capture.image.height,
-            quality=quality.score,
-            acceptable=quality.acceptable,
-            failing=list(quality.failing),
-            guidance=list(quality.guidance),
-            minutiae=len(result.minutiae),
-            mask=_png(_mask_rgba(quality.blocks)),
-            analysis_ms=round(1000 * capture.seconds_after_last_row),
-            last_row_ms=last_row_ms,
-        )
+        return "finger.done", {
+            "position": position,
+            "width": capture.image.width,
+            "height": capture.image.height,
+            "quality": quality.score,
+            "acceptable": quality.acceptable,
+            "failing": list(quality.failing),
+            "guidance": list(quality.guidance),
+            "minutiae": len(result.minutiae),
+            "mask": _png(_mask_rgba(quality.blocks)),
+            "analysis_ms": round(1000 * capture.seconds_after_last_row),
+            "last_row_ms": last_row_ms,
+        }
 
     def _publish_band(
         self, position: int, first: int, height: int, rows: list[npt.NDArray[np.uint8]]
@@ -280,7 +285,7 @@ class CheckWorkflow:
         """Keep the best frame so far and stop the camera."""
         self._stop_face.set()
 
-    def _face(self, check: OpenCheck) -> None:
+    def _face(self, check: OpenCheck) -> Final:
         if self._faces is None:
             self._faces = FaceAnalyzer()
         window = CaptureWindow(self._faces)
@@ -295,22 +300,19 @@ class CheckWorkflow:
                 camera.close()  # the camera is off between captures (power, privacy)
         except HalError as exc:
             log.info("face capture failed: %s", type(exc).__name__)
-            self._hub.publish("face.error", code="camera")
-            return
+            return "face.error", {"code": "camera"}
         best = window.best
         if best is None:
-            self._hub.publish("face.error", code="no_face")
-            return
+            return "face.error", {"code": "no_face"}
         face = face_record(best, self._faces.version, self._token_image)
         with self._lock:
             if self._check is check:
                 check.face, check.face_quality = face, best.quality.score
-        self._hub.publish(
-            "face.done",
-            quality=best.quality.score,
-            failing=list(best.quality.failing),
-            guidance=list(best.guidance),
-        )
+        return "face.done", {
+            "quality": best.quality.score,
+            "failing": list(best.quality.failing),
+            "guidance": list(best.guidance),
+        }
 
     def _preview(self, camera: Camera, window: CaptureWindow) -> None:
         """Frames to the screen with the live guidance until a good frame is held."""
@@ -349,7 +351,7 @@ class CheckWorkflow:
         """Seal and queue the check: (record id, sent at once?). NotReady, OutboxFull."""
         check = self._open()
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
+            if self._running:
                 raise Busy()
             missing = [p for p in check.fingers if p not in check.accepted]
             if missing:
@@ -407,23 +409,31 @@ class CheckWorkflow:
                 raise NotReady("no_check")
             return self._check
 
-    def _start(self, work: Callable[[], None]) -> None:
+    def _start(self, work: Callable[[], Final]) -> None:
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
+            if self._running:
                 raise Busy()
+            self._running = True
 
             def run() -> None:
                 self.busy_since = time.monotonic()
+                final: Final = "capture.error", {"code": "internal"}
                 try:
-                    work()
+                    final = work()
                 except Exception:
                     log.exception("capture failed")
-                    self._hub.publish("capture.error", code="internal")
                 finally:
+                    with self._lock:
+                        self._running = False
                     self.busy_since = None
+                self._hub.publish(final[0], **final[1])
 
             self._worker = threading.Thread(target=run, name="capture", daemon=True)
-            self._worker.start()
+            try:
+                self._worker.start()
+            except RuntimeError:
+                self._running = False
+                raise
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the running capture (tests, shutdown)."""

@@ -213,3 +213,58 @@ def test_a_hung_worker_stops_the_watchdog(tmp_path: Path, monkeypatch: pytest.Mo
         stop.set()
         runner.join(30)
         sock.close()
+
+
+def test_an_officer_reacting_to_done_at_once_is_never_told_a_capture_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The "done" event reaches the screen (and the rig) while the capture thread is still
+    # winding down; the next tap must not be refused as "a capture is still running".
+    from firmware.officer.events import Event
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    cfg = config_mod.load(service_config(tmp_path), emulated=True)
+    started: list[Service] = []
+    original = Service.start
+
+    def keep(self: Service) -> Service:
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Service, "start", keep)
+    stop = threading.Event()
+    runner = threading.Thread(target=run, args=(cfg, None, stop))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not started or started[0].workflow is None:
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        service = started[0]
+        workflow = service.workflow
+        assert workflow is not None
+        seen: list[tuple[str, object]] = []
+        next_finger = threading.Event()
+
+        def react(event: Event) -> None:
+            if event.name == "finger.done":
+                state = workflow.state()
+                seen.append(("busy", state and state["busy"]))
+                try:
+                    workflow.accept_finger(event.data["position"])
+                    if event.data["position"] == 2:
+                        workflow.capture_finger(7)  # the next finger, at once
+                    seen.append(("next", "started"))
+                except Exception as exc:  # what the officer would be told
+                    seen.append(("next", type(exc).__name__))
+                if event.data["position"] == 7:
+                    next_finger.set()
+
+        service.hub.subscribe(react)
+        workflow.begin("officer-1", 1, (2, 7))
+        workflow.capture_finger(2)
+        assert next_finger.wait(60), seen
+        assert seen == [("busy", False), ("next", "started"), ("busy", False), ("next", "started")]
+    finally:
+        stop.set()
+        runner.join(30)
