@@ -199,7 +199,35 @@ def evaluate(
             genuine, np.minimum(quality[gi], quality[gj]), impostor
         ),
     }
+    if system.name == Hotspot.name:
+        figures["fmr_at_threshold"] = fmr_at_threshold(genuine, impostor)
     return figures
+
+
+def fmr_at_threshold(genuine: metrics.Scores, impostor: metrics.Scores) -> dict[str, float]:
+    """Central's calibration at the face's HIT threshold, beside what this set shows there.
+
+    A face alone is never a HIT (:mod:`central.decision`); the threshold is the score at which
+    one face comparison's calibrated false-match rate (95 % upper bound) reaches
+    ``decision.HIT_FMR``, the bar one modality must pass against a one-person watchlist. On a
+    set the calibration never saw, the measured rate (with its own Clopper-Pearson bound)
+    should lie within the calibration's: if it does not, the calibration is wrong for this
+    kind of photograph.
+    """
+    from bench.calibrate import clopper_pearson_upper
+    from central import calibration, decision
+
+    score = calibration.threshold(calibration.FACE, decision.HIT_FMR)
+    estimate, upper = calibration.survival(calibration.FACE, score)
+    above = int(np.sum(impostor >= score))
+    return {
+        "score": round(score, 4),
+        "fmr": estimate,
+        "fmr_upper": upper,
+        "measured_fmr": above / max(len(impostor), 1),
+        "measured_fmr_upper": clopper_pearson_upper(above, len(impostor)),
+        "fnmr": float(np.mean(genuine < score)),
+    }
 
 
 def run(
@@ -271,6 +299,14 @@ def report(result: dict[str, Any]) -> str:
                 f"{float(k):.0%}: {v:.2%}" for k, v in ours["edc_fnmr_at_fmr_1pct"].items()
             )
             lines.append(f"  error vs discard (FNMR @ FMR 1% after dropping the worst): {curve}")
+            if "fmr_at_threshold" in ours:
+                t = ours["fmr_at_threshold"]
+                lines.append(
+                    f"  at the HIT threshold (score {t['score']:.3f}): calibrated FMR "
+                    f"{t['fmr']:.1e} (upper {t['fmr_upper']:.1e}), measured here "
+                    f"{t['measured_fmr']:.1e} (upper {t['measured_fmr_upper']:.1e}), "
+                    f"FNMR {t['fnmr']:.2%}"
+                )
     return "\n".join(lines)
 
 

@@ -7,12 +7,9 @@ never compared. Both the device (1:1 checks, tests) and the central service
 (1:N over the watchlist) decode and score through this module, so the score
 means the same on both sides.
 
-Calibration: impostor cosines of this model are close to normal. Measured
-over ORL with its degraded variants (``hotspot bench face --degrade``,
-3 x 78,000 impostor pairs): mean 0.087, standard deviation 0.108; the normal
-tail matches the measured one within 0.01 of score at FMR 1e-3. ``fmr()`` maps
-a score to the estimated false-match rate of one comparison; below 1e-4 it is
-an extrapolation of that fit, not a measurement.
+What a score means (how often a stranger scores this high) is central's to say, in
+one place: :mod:`central.calibration`, measured on unconstrained photographs. The
+device never turns a face score into a rate.
 """
 
 from __future__ import annotations
@@ -26,8 +23,6 @@ from wire.errors import MalformedRecord
 
 VERSION = "sface-2021dec/tflite-drq/1"
 DIMS = 128
-IMPOSTOR_MEAN = 0.087
-IMPOSTOR_SD = 0.108
 
 Unit = npt.NDArray[np.float32]
 
@@ -63,26 +58,10 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(decode(a) @ decode(b))
 
 
-def fmr(score: float) -> float:
-    """Estimated false-match rate of one comparison at this score."""
-    return 0.5 * math.erfc((score - IMPOSTOR_MEAN) / (IMPOSTOR_SD * math.sqrt(2)))
-
-
-def threshold(target_fmr: float) -> float:
-    """The score at which one comparison's false-match rate is ``target_fmr``."""
-    if not 0 < target_fmr < 1:
-        raise ValueError("the false-match rate must be between 0 and 1")
-    low, high = -1.0, 2.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        low, high = (mid, high) if fmr(mid) > target_fmr else (low, mid)
-    return high
-
-
-def search(probe: bytes, gallery: Unit, top: int = 5) -> list[tuple[int, float, float]]:
+def search(probe: bytes, gallery: Unit, top: int = 5) -> list[tuple[int, float]]:
     """1:N: the ``top`` rows of ``gallery`` ((n, 128) unit rows) closest to ``probe``,
-    as (row, score, estimated FMR), best first. One matrix product, so 100,000 faces
-    take a few milliseconds."""
+    as (row, score), best first. One matrix product, so 100,000 faces take a few
+    milliseconds."""
     if gallery.ndim != 2 or gallery.shape[1] != DIMS:
         raise EmbeddingError(f"the gallery must have shape (n, {DIMS}), not {gallery.shape}")
     if gallery.shape[0] == 0:
@@ -91,4 +70,4 @@ def search(probe: bytes, gallery: Unit, top: int = 5) -> list[tuple[int, float, 
     k = min(top, scores.size)
     rows = np.argpartition(scores, -k)[-k:]
     rows = rows[np.argsort(-scores[rows])]
-    return [(int(r), float(scores[r]), fmr(float(scores[r]))) for r in rows]
+    return [(int(r), float(scores[r])) for r in rows]

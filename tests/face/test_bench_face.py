@@ -42,6 +42,13 @@ def test_bench_face_prints_the_figures_for_both_systems(tmp_path: Path) -> None:
     assert ours["genuine_pairs"] == 3 and ours["impostor_pairs"] == 18
     assert ours["eer"] == 0.0 and ours["detect_fail_rate"] == 0.0  # astronaut vs strangers
     assert ours["embedding_bytes"] == 128 and ours["ms_per_frame"] > 0
+    # Central's calibration at the HIT threshold, beside what this set shows there.
+    at = ours["fmr_at_threshold"]
+    assert 0.3 < at["score"] < 1.0 and at["fmr"] <= at["fmr_upper"] <= 1e-5
+    assert at["measured_fmr"] == 0.0 and at["fnmr"] == 0.0  # three astronauts, strangers apart
+    assert 0.1 < at["measured_fmr_upper"] < 0.2  # 0 of 18 pairs: the bound says how little
+    if peer:
+        assert "fmr_at_threshold" not in result["overall"]["opencv"]  # another score scale
 
 
 def test_bench_face_explains_a_bad_folder(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -34,22 +32,12 @@ def test_empty_or_nan_vectors_are_refused() -> None:
         face.encode(np.ones(64))
 
 
-def test_calibration_is_monotone_and_invertible() -> None:
-    scores = np.linspace(-0.5, 1.0, 31)
-    rates = [face.fmr(float(s)) for s in scores]
-    assert all(a >= b for a, b in itertools.pairwise(rates))
-    for target in (1e-2, 1e-3, 1e-4, 1e-6):
-        assert face.fmr(face.threshold(target)) == pytest.approx(target, rel=1e-3)
-    with pytest.raises(ValueError):
-        face.threshold(0.0)
-
-
 def test_search_returns_the_mates_first() -> None:
     rng = np.random.default_rng(4)
     gallery = rng.normal(size=(5000, 128)).astype(np.float32)
     gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
     probe = face.encode(gallery[1234] + 0.02 * rng.normal(size=128).astype(np.float32))
     hits = face.search(probe, gallery, top=3)
-    assert hits[0][0] == 1234 and hits[0][1] > 0.9 and hits[0][2] < 1e-9
+    assert hits[0][0] == 1234 and hits[0][1] > 0.9
     assert hits[0][1] >= hits[1][1] >= hits[2][1]
     assert face.search(probe, gallery[:0]) == []

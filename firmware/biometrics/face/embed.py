@@ -38,11 +38,15 @@ TEMPLATE = np.array(
 )
 
 
+def to_template(face: Detection | Floats, size: int = CROP) -> Floats:
+    """The 2x3 similarity taking frame pixels to the template's (at ``size``)."""
+    points = face.landmarks if isinstance(face, Detection) else face
+    return similarity(points, TEMPLATE * (size / CROP))
+
+
 def align(frame: Rgb, face: Detection | Floats, size: int = CROP) -> Rgb:
     """The face warped onto the 112x112 template (or the same geometry at ``size``)."""
-    points = face.landmarks if isinstance(face, Detection) else face
-    to_template = similarity(points, TEMPLATE * (size / CROP))
-    return warp_affine(frame, invert(to_template), size, size)
+    return warp_affine(frame, invert(to_template(face, size)), size, size)
 
 
 class Embedder:

@@ -39,9 +39,27 @@ class Mesh:
     roll_deg: float
     """In-plane rotation of the crop that was given to the model."""
 
-    def five_points(self) -> Floats:
-        """Iris centres, nose tip and mouth corners, in YuNet's order (for alignment)."""
-        return self.points[[RIGHT_IRIS, LEFT_IRIS, NOSE_TIP, RIGHT_MOUTH, LEFT_MOUTH], :2]
+    def alignment_points(self) -> Floats:
+        """Eye centres, nose tip and mouth corners, in YuNet's order: what the embedding's
+        template means by its five points.
+
+        An eye's centre is the mean of its corners and lids, not the iris: the iris moves
+        with the gaze, the eye does not. On the development half of LFW (people looking
+        anywhere but at the lens) aligning on these points gave EER 0.42 % and FNMR 0.70 % at
+        FMR 0.1 %, against 0.51 % / 0.96 % on the iris centres, 0.51 % / 0.82 % on YuNet's
+        five and 0.70 % / 0.96 % on the average of YuNet's and the irises; on ORL, where
+        people look at the lens, they were within 0.1 % of each other.
+        """
+        p = self.points[:, :2]
+        return np.stack(
+            [
+                p[list(RIGHT_EYE)].mean(axis=0),
+                p[list(LEFT_EYE)].mean(axis=0),
+                p[NOSE_TIP],
+                p[RIGHT_MOUTH],
+                p[LEFT_MOUTH],
+            ]
+        ).astype(np.float32)
 
 
 class Landmarker:
