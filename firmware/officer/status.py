@@ -4,7 +4,10 @@ Link state comes as the modem's events (published at once); the battery, the
 backlog and the GNSS position are polled (the position less often: it costs
 an AT command). A ``status`` event goes out whenever the snapshot changes,
 so the browser is told, never asks. The same thread sends the telemetry
-report every ``telemetry_s`` and as soon as the link comes up.
+report every ``telemetry_s``, as soon as the link comes up, and when something
+central would want to know at once has changed (:meth:`Status.notable`: the
+battery by a tenth, charging, the link, the GNSS fix, the backlog, a fault),
+never more often than every ``CHANGE_MIN_S``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from hal.power.protocol import FuelGauge
 log = logging.getLogger(__name__)
 
 LOW_BATTERY_PERCENT = 15.0
+CHANGE_MIN_S = 5.0
+"""Reports on change at most this often: a flapping link must not flood the uplink."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,20 @@ class Status:
     @property
     def battery_low(self) -> bool:
         return self.battery_percent is not None and self.battery_percent < LOW_BATTERY_PERCENT
+
+    def notable(self) -> tuple[object, ...]:
+        """What, when it changes, is worth a telemetry report before the period is up: the
+        battery in tenths, charging, the link, whether a GNSS fix is held, the backlog, faults.
+        (The signal's every dBm and the fix's every metre are not.)"""
+        band = None if self.battery_percent is None else int(self.battery_percent // 10)
+        return (
+            band,
+            self.charging,
+            self.link_up,
+            self.gnss is not None,
+            self.backlog,
+            self.faults,
+        )
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -81,6 +100,8 @@ class StatusMonitor:
         self._gnss: tuple[float, float] | None = None
         self._gnss_at = 0.0
         self._telemetry_at = 0.0
+        self._reported: tuple[object, ...] | None = None
+        """``Status.notable()`` as of the last report sent."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.beat = time.monotonic()
@@ -168,7 +189,15 @@ class StatusMonitor:
         if self._telemetry is None:
             return
         now = time.monotonic()
-        if now - self._telemetry_at < self._telemetry_s:
+        status = self.status
+        notable = status.notable()
+        due = now - self._telemetry_at >= self._telemetry_s
+        changed = (
+            status.link_up  # offline, the report on link-up carries the change
+            and notable != self._reported
+            and now - self._telemetry_at >= CHANGE_MIN_S
+        )
+        if not (due or changed):
             return
         if self._telemetry():
-            self._telemetry_at = now
+            self._telemetry_at, self._reported = now, notable
