@@ -283,7 +283,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     if not cert.exists() or _names_changed(cert, wanted):
         FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True, names=wanted)
     server = ConsoleServer(
-        create_app(store), args.host, args.port, cert, layout.console_tls / "console.key"
+        create_app(store, layout), args.host, args.port, cert, layout.console_tls / "console.key"
     )
     try:
         server.start()

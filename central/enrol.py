@@ -51,6 +51,8 @@ def enrol(
     renew: bool = False,
     new_identity: bool = False,
     days: int = 397,
+    update_root_json: bytes | None = None,
+    actor: str = "cli",
 ) -> Enrolled:
     csr = request.verify()
     device_id = request.device_id
@@ -91,7 +93,7 @@ def enrol(
             )
             if part
         ),
-        actor="cli",
+        actor=actor,
     )
     files = {
         "ca.pem": ca.cert_path.read_bytes(),
@@ -102,6 +104,8 @@ def enrol(
     notes = []
     if update_root is not None:
         files["update-root.json"] = update_root.read_bytes()
+    elif update_root_json is not None:
+        files["update-root.json"] = update_root_json
     elif not repository:
         notes.append("no update repository yet: [update] repository is empty")
     bundle = ProvisioningBundle(device_id, broker[0], broker[1], files, repository, group, notes)

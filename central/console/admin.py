@@ -1,8 +1,11 @@
 """Administration in the console: the watchlist, the device registry, the rollouts.
 
-Every change is recorded in the audit with the account that made it. Adding to
-the watchlist needs template files and stays with ``hotspot central watchlist
-add`` (which validates them the same way); the console lists and removes.
+Every change is recorded in the audit with the account that made it. Adding to the
+watchlist takes the same files as ``hotspot central watchlist add`` (ISO/IEC 19794-2
+templates, a face embedding) and the same validation, whose refusal is shown as it
+is. Enrolling a handheld takes the request ``hotspot device enrol`` wrote and hands
+back the provisioning bundle for ``hotspot device install-bundle``: the device's
+keys never pass through the console.
 """
 
 from __future__ import annotations
@@ -16,14 +19,20 @@ from starlette.routing import Route
 
 from central.console.accounts import Session
 from central.console.fleet import decode
+from central.watchlist import NOTICES, WatchlistEntry, WatchlistError
+from wire.enrolment import EnrolmentError, EnrolmentRequest
 from wire.rollout import UpdateReport
 
 if TYPE_CHECKING:
     from central.console.app import Console
 
 
+FINGER_FIELDS = 4
+"""Finger rows on the add form (an entry may carry more through the command line)."""
+
+
 def routes(console: Console) -> list[Route]:
-    from central.console.app import form_of
+    from central.console.app import form_and_files, form_of
 
     store = console.store
 
@@ -38,7 +47,41 @@ def routes(console: Console) -> list[Route]:
             )
             for e in store.watchlist.entries()
         ]
-        return console.page("watchlist.html", session, entries=entries[:2000], total=len(entries))
+        return console.page(
+            "watchlist.html",
+            session,
+            entries=entries[:2000],
+            total=len(entries),
+            notices=NOTICES,
+            finger_rows=range(FINGER_FIELDS),
+        )
+
+    @console.needs("supervisor")
+    async def watchlist_add(request: Request, session: Session) -> Response:
+        form, files = await form_and_files(request)
+        reference, notice = form.get("reference", "").strip(), form.get("notice", "")
+        fingers = []
+        for row in range(FINGER_FIELDS):
+            template = files.get(f"finger{row}")
+            position = form.get(f"position{row}", "")
+            if template is None:
+                continue
+            if not position.isdigit() or not 1 <= int(position) <= 10:
+                return console.refuse(session, 400, "choose the finger's position (1-10)")
+            fingers.append((int(position), template))
+        entry = WatchlistEntry(reference, notice, tuple(fingers), files.get("face"))
+        replace = form.get("replace") == "yes"
+        try:
+            store.watchlist.add(entry, replace=replace)
+        except WatchlistError as exc:
+            return console.refuse(session, 400, str(exc))
+        store.ledger.audit(
+            "watchlist replace" if replace else "watchlist add",
+            reference=reference,
+            actor=session.account,
+            detail=f"{notice}; {len(fingers)} finger(s); face: {entry.face is not None}",
+        )
+        return RedirectResponse("/watchlist", status_code=303)
 
     @console.needs("supervisor")
     async def watchlist_remove(request: Request, session: Session) -> Response:
@@ -51,6 +94,48 @@ def routes(console: Console) -> list[Route]:
     @console.needs("viewer")
     async def devices(request: Request, session: Session) -> Response:
         return console.page("devices.html", session, devices=store.registry.all())
+
+    @console.needs("administrator")
+    async def enrol(request: Request, session: Session) -> Response:
+        from central.enrol import EnrolRefused
+        from central.enrol import enrol as enrol_device
+
+        if console.layout is None:
+            return console.refuse(session, 409, "this console was started without the fleet folder")
+        form, files = await form_and_files(request)
+        host, _, port = form.get("broker", "").strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            return console.refuse(
+                session, 400, "give the broker as ADDRESS:PORT, e.g. 10.0.0.2:8883"
+            )
+        if "request" not in files:
+            return console.refuse(
+                session, 400, "choose the request file 'hotspot device enrol' wrote"
+            )
+        try:
+            done = enrol_device(
+                console.layout,
+                store,
+                EnrolmentRequest.decode(files["request"]),
+                (host.strip("[]"), int(port)),
+                group=form.get("group", "").strip() or "default",
+                repository=form.get("repository", "").strip(),
+                update_root_json=files.get("update_root"),
+                renew=form.get("renew") == "yes",
+                new_identity=form.get("new_identity") == "yes",
+                actor=session.account,
+            )
+        except (EnrolmentError, EnrolRefused, ValueError) as exc:
+            return console.refuse(session, 400, f"enrolment refused: {exc}")
+        device_id = done.bundle.device_id
+        return Response(
+            done.bundle.encode(),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="{device_id}.bundle.json"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     @console.needs("administrator")
     async def revoke(request: Request, session: Session) -> Response:
@@ -80,8 +165,10 @@ def routes(console: Console) -> list[Route]:
 
     return [
         Route("/watchlist", watchlist, methods=["GET"]),
+        Route("/watchlist/add", watchlist_add, methods=["POST"]),
         Route("/watchlist/remove", watchlist_remove, methods=["POST"]),
         Route("/devices", devices, methods=["GET"]),
+        Route("/devices/enrol", enrol, methods=["POST"]),
         Route("/devices/revoke", revoke, methods=["POST"]),
         Route("/rollouts", rollouts),
     ]

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central import evidence as evidence_sheet
 from central.console.accounts import AccountError, Accounts, Session
+from central.provision import FleetLayout
 from central.store import Store
 from central.verification import PENDING, VerificationError
 
@@ -72,8 +73,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class Console:
     """What every page needs: the store, the accounts, the templates, the role check."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, layout: FleetLayout | None = None) -> None:
         self.store = store
+        self.layout = layout
+        """The fleet folder (its CA): enrolment from the console needs it."""
         self.accounts = Accounts(store.db)
         self._templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
@@ -109,10 +112,10 @@ class Console:
         return wrap
 
 
-def create_app(store: Store) -> Starlette:
+def create_app(store: Store, layout: FleetLayout | None = None) -> Starlette:
     from central.console import admin, fleet, reports
 
-    console = Console(store)
+    console = Console(store, layout)
     accounts = console.accounts
 
     async def login_form(request: Request) -> Response:
@@ -201,14 +204,38 @@ def create_app(store: Store) -> Starlette:
     return app
 
 
+FORM_BYTES = 16_384
+UPLOAD_BYTES = 262_144
+"""A form with files (templates, an enrolment request: a few kilobytes each) stays under this."""
+
+
 async def form_of(request: Request) -> dict[str, str]:
-    """The posted form (URL-encoded, as the console's forms send; the standard library's
-    parser, so the console needs no multipart parser)."""
+    """The posted form's text fields (URL-encoded, or multipart when it carries files)."""
+    return (await form_and_files(request))[0]
+
+
+async def form_and_files(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The posted form: text fields, and the files' contents by field name (multipart, read
+    by python-multipart through Starlette, size-limited before anything is parsed)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body = await request.body()
+        if len(body) > UPLOAD_BYTES:
+            return {}, {}
+        form = await request.form(max_files=6, max_fields=24, max_part_size=UPLOAD_BYTES)
+        fields: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(key, value)
+            elif value.filename:
+                await value.seek(0)  # the CSRF check read the same form before the handler
+                files.setdefault(key, await value.read())
+        return fields, files
     body = await request.body()
-    if len(body) > 16_384:
-        return {}
+    if len(body) > FORM_BYTES:
+        return {}, {}
     parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
-    return {key: values[0] for key, values in parsed.items()}
+    return {key: values[0] for key, values in parsed.items()}, {}
 
 
 def when(ms: int | None) -> str:

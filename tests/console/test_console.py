@@ -86,8 +86,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             )
         )
     accounts.add("ada", "administrator", PASSWORD)
+    accounts.add("sam", "supervisor", PASSWORD)
     creds = FleetCA(layout.ca_dir).issue("console", layout.console_tls, server=True)
-    server = ConsoleServer(create_app(store), "127.0.0.1", free_port(), creds.cert, creds.key)
+    server = ConsoleServer(
+        create_app(store, layout), "127.0.0.1", free_port(), creds.cert, creds.key
+    )
     server.start()
     yield Console(store, server, layout.ca_dir / "ca.pem", record)
     server.stop()
@@ -254,3 +257,85 @@ def test_a_viewer_cannot_revoke_a_device_and_an_administrator_can(
     assert "revoked" in page.inner_text("#devices")
     audit = console.store.db.query("SELECT event, actor FROM audit WHERE event = 'device revoked'")
     assert audit == [("device revoked", "ada")]
+
+
+def test_a_supervisor_adds_a_person_and_garbage_is_refused(
+    page: Any, console: Console, tmp_path: Path
+) -> None:
+    template = tmp_path / "right-index.ist"
+    template.write_bytes(_template(3, 0))
+    garbage = tmp_path / "photo.jpg"
+    garbage.write_bytes(b"\xff\xd8 not a template at all")
+    sign_in(page, console, "victor")
+    page.goto(console.server.url + "watchlist")
+    assert page.query_selector("#add-person") is None  # a viewer only looks
+    page.context.clear_cookies()
+    sign_in(page, console, "sam")
+    page.goto(console.server.url + "watchlist")
+    page.click("#add-person summary")
+    page.fill("input[name=reference]", "WL-CONSOLE-1")
+    page.select_option("select[name=notice]", "red-notice")
+    page.fill("input[name=position0]", "7")
+    page.set_input_files("input[name=finger0]", str(template))
+    page.click("#add-person button[type=submit]")
+    page.wait_for_selector("#watchlist")
+    assert "WL-CONSOLE-1" in page.inner_text("#watchlist")
+    entry = next(e for e in console.store.watchlist.entries() if e.reference == "WL-CONSOLE-1")
+    assert entry.notice == "red-notice" and entry.fingers == ((7, template.read_bytes()),)
+    audit = console.store.db.query(
+        "SELECT event, actor FROM audit WHERE reference = 'WL-CONSOLE-1'"
+    )
+    assert audit == [("watchlist add", "sam")]
+    # A file that is not a template: refused with what is wrong, nothing stored.
+    page.goto(console.server.url + "watchlist")
+    page.click("#add-person summary")
+    page.fill("input[name=reference]", "WL-CONSOLE-2")
+    page.fill("input[name=position0]", "2")
+    page.set_input_files("input[name=finger0]", str(garbage))
+    with page.expect_response(lambda r: r.url.endswith("/watchlist/add")) as answer:
+        page.click("#add-person button[type=submit]")
+    assert answer.value.status == 400
+    refusal = page.inner_text("main")
+    assert "WL-CONSOLE-2" in refusal and "not an ISO/IEC 19794-2 record" in refusal
+    assert all(e.reference != "WL-CONSOLE-2" for e in console.store.watchlist.entries())
+
+
+def test_an_administrator_enrols_a_handheld_and_downloads_its_bundle(
+    page: Any, console: Console, tmp_path: Path
+) -> None:
+    from firmware import config as config_mod
+    from firmware.enrol import make_request
+    from wire.enrolment import ProvisioningBundle
+
+    folder = tmp_path / "hh-0107"
+    folder.mkdir()
+    config = folder / "device.toml"
+    config.write_text(
+        config_mod.default_text().replace(
+            "[device]\nemulated = true\n", '[device]\nemulated = true\nid = "hh-0107"\n', 1
+        )
+    )
+    request, key = make_request(config_mod.load(config), secure_element())
+    request_file = folder / "hh-0107.request.json"
+    request_file.write_bytes(request.encode())
+    sign_in(page, console, "sam")
+    page.goto(console.server.url + "devices")
+    assert page.query_selector("#enrol-device") is None  # administrators only
+    page.context.clear_cookies()
+    sign_in(page, console, "ada")
+    page.goto(console.server.url + "devices")
+    page.click("#enrol-device summary")
+    page.set_input_files("input[name=request]", str(request_file))
+    page.fill("input[name=broker]", "10.0.0.2:8883")
+    page.fill("input[name=group]", "pilot")
+    with page.expect_download() as download:
+        page.click("#enrol-device button[type=submit]")
+    bundle = ProvisioningBundle.decode(Path(download.value.path()).read_bytes())
+    assert bundle.device_id == "hh-0107"
+    assert key.read_bytes() not in Path(download.value.path()).read_bytes()  # keys stay home
+    page.goto(console.server.url + "devices")
+    assert "hh-0107" in page.inner_text("#devices")
+    audit = console.store.db.query(
+        "SELECT event, actor FROM audit WHERE event = 'device enrolled' AND device_id = 'hh-0107'"
+    )
+    assert audit == [("device enrolled", "ada")]
