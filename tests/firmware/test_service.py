@@ -3,6 +3,7 @@ stop on SIGTERM, and a one-line refusal for a missing or partial configuration."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -171,13 +173,10 @@ def test_a_real_device_without_hardware_sections_refuses(tmp_path: Path) -> None
     assert out.returncode == 2 and "section [fingerprint] is missing" in out.stderr
 
 
-def test_a_hung_worker_stops_the_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    address = str(tmp_path / "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
-    sock.settimeout(30)
-    monkeypatch.setenv("NOTIFY_SOCKET", address)
-    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+@contextlib.contextmanager
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Service]]:
+    """The service on the emulated rig in a thread of this process; the list receives the
+    Service once it has started (the test reaches into its workflow and event hub)."""
     cfg = config_mod.load(service_config(tmp_path), emulated=True)
     started: list[Service] = []
     original = Service.start
@@ -191,6 +190,20 @@ def test_a_hung_worker_stops_the_watchdog(tmp_path: Path, monkeypatch: pytest.Mo
     runner = threading.Thread(target=run, args=(cfg, None, stop))
     runner.start()
     try:
+        yield started
+    finally:
+        stop.set()
+        runner.join(30)
+
+
+def test_a_hung_worker_stops_the_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    address = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(30)
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    with contextlib.closing(sock), running(tmp_path, monkeypatch) as started:
         assert sock.recv(4096).decode().startswith("READY=1")
         assert sock.recv(4096).decode().startswith("WATCHDOG=1")
         service = started[0]
@@ -209,10 +222,6 @@ def test_a_hung_worker_stops_the_watchdog(tmp_path: Path, monkeypatch: pytest.Mo
         service.workflow.busy_since = None
         sock.settimeout(10)
         assert sock.recv(4096).decode().startswith("WATCHDOG=1")  # petting resumes
-    finally:
-        stop.set()
-        runner.join(30)
-        sock.close()
 
 
 def test_an_officer_reacting_to_done_at_once_is_never_told_a_capture_is_running(
@@ -223,19 +232,7 @@ def test_an_officer_reacting_to_done_at_once_is_never_told_a_capture_is_running(
     from firmware.officer.events import Event
 
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    cfg = config_mod.load(service_config(tmp_path), emulated=True)
-    started: list[Service] = []
-    original = Service.start
-
-    def keep(self: Service) -> Service:
-        started.append(self)
-        return original(self)
-
-    monkeypatch.setattr(Service, "start", keep)
-    stop = threading.Event()
-    runner = threading.Thread(target=run, args=(cfg, None, stop))
-    runner.start()
-    try:
+    with running(tmp_path, monkeypatch) as started:
         deadline = time.monotonic() + 60
         while not started or started[0].workflow is None:
             assert time.monotonic() < deadline, "the service did not start"
@@ -265,6 +262,3 @@ def test_an_officer_reacting_to_done_at_once_is_never_told_a_capture_is_running(
         workflow.capture_finger(2)
         assert next_finger.wait(60), seen
         assert seen == [("busy", False), ("next", "started"), ("busy", False), ("next", "started")]
-    finally:
-        stop.set()
-        runner.join(30)

@@ -53,6 +53,26 @@ class Backlog:
         return self.count, None
 
 
+def monitor_for(
+    gauge: Gauge, modem: Modem, journal: Backlog, telemetry: Callable[[], bool]
+) -> StatusMonitor:
+    return StatusMonitor(
+        EventHub(),
+        journal,  # type: ignore[arg-type]
+        modem,  # type: ignore[arg-type]
+        gauge,  # type: ignore[arg-type]
+        training=True,
+        telemetry=telemetry,
+        telemetry_s=3600.0,  # the period never comes due in these tests
+    )
+
+
+def tick(monitor: StatusMonitor) -> None:
+    """One round of the status loop, without its thread."""
+    monitor.refresh()
+    monitor._send_telemetry()
+
+
 def test_reports_on_the_period_on_link_up_and_on_notable_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -67,56 +87,37 @@ def test_reports_on_the_period_on_link_up_and_on_notable_changes(
         sent.append(monitor.status.notable())
         return True
 
-    monitor = StatusMonitor(
-        EventHub(),
-        journal,  # type: ignore[arg-type]
-        modem,  # type: ignore[arg-type]
-        gauge,  # type: ignore[arg-type]
-        training=True,
-        telemetry=telemetry,
-        telemetry_s=3600.0,
-    )
+    monitor = monitor_for(gauge, modem, journal, telemetry)
 
-    def tick() -> int:
-        monitor.refresh()
-        monitor._send_telemetry()
+    def reports() -> int:
+        tick(monitor)
         return len(sent)
 
-    assert tick() == 1  # the first report, at start
-    assert tick() == 1  # nothing changed, the period is an hour
+    assert reports() == 1  # the first report, at start
+    assert reports() == 1  # nothing changed, the period is an hour
     gauge.percent = 82.0
     modem.link = LinkState(up=True, signal_dbm=-95)
-    assert tick() == 1  # a little battery and a few dBm are not news
+    assert reports() == 1  # a little battery and a few dBm are not news
     gauge.percent = 69.0
-    assert tick() == 2  # a tenth of the battery is
+    assert reports() == 2  # a tenth of the battery is
     gauge.rate = 20.0
-    assert tick() == 3  # plugged in
+    assert reports() == 3  # plugged in
     journal.count = 1
-    assert tick() == 4  # a check waits for its answer
+    assert reports() == 4  # a check waits for its answer
     modem.set(LinkState(up=False))
     journal.count = 2
-    assert tick() == 4  # offline: nothing can go, nothing is tried
+    assert reports() == 4  # offline: nothing can go, nothing is tried
     modem.set(LinkState(up=True, signal_dbm=-90))
-    assert tick() == 5  # link-up: at once, carrying what changed meanwhile
+    assert reports() == 5  # link-up: at once, carrying what changed meanwhile
     assert sent[-1][4] == 2
 
 
 def test_changes_are_reported_no_more_often_than_the_minimum_spacing() -> None:
     gauge, modem, journal = Gauge(), Modem(), Backlog()
     sent: list[int] = []
-    monitor = StatusMonitor(
-        EventHub(),
-        journal,  # type: ignore[arg-type]
-        modem,  # type: ignore[arg-type]
-        gauge,  # type: ignore[arg-type]
-        training=True,
-        telemetry=lambda: sent.append(1) is None,
-        telemetry_s=3600.0,
-    )
-    monitor.refresh()
-    monitor._send_telemetry()
+    monitor = monitor_for(gauge, modem, journal, lambda: sent.append(1) is None)
+    tick(monitor)
     for count in range(1, 6):  # a backlog that changes every tick, within the spacing
         journal.count = count
-        monitor.refresh()
-        monitor._send_telemetry()
+        tick(monitor)
     assert len(sent) == 1
