@@ -136,8 +136,8 @@ def _processor(layout: FleetLayout, instance: str) -> Any:
     import socket
 
     from central.database import Database
-    from central.gateway import GatewayKeys, Processor
     from central.matching import WatchlistMatcher
+    from central.processor import GatewayKeys, Processor
     from central.watchlist import Watchlist
 
     store = _store(layout)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from central.broker import MosquittoBroker
 from central.database import Database
-from central.gateway import Gateway, GatewayKeys, Processor
+from central.gateway import Gateway
 from central.ledger import Ledger
 from central.matching import WatchlistMatcher
+from central.processor import GatewayKeys, Processor
 from central.provision import FleetCA, FleetLayout, central_keys
 from central.registry import DeviceRegistry
 from central.store import Store

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from central.broker import MosquittoBroker
-from central.gateway import GatewayKeys
+from central.processor import GatewayKeys
 from central.provision import FleetCA, central_keys
 from ota import boot, bundle, health, settings
 from ota.agent import RolloutAgent

@@ -64,7 +64,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
-    from central.gateway import GatewayKeys
+    from central.processor import GatewayKeys
     from central.provision import FleetCA, FleetLayout, central_keys
     from hotspot.cli import UserError
     from ota.rollout import Plan, RolloutController

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from central.gateway import GatewayKeys, Processor
 from central.matching import WatchlistMatcher
+from central.processor import GatewayKeys, Processor
 from central.provision import FleetLayout
 from central.store import Store
 from hil.device_run import secure_element

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ota_fixtures import Fleet
 
 from central.broker import MosquittoBroker
-from central.gateway import GatewayKeys
+from central.processor import GatewayKeys
 from central.provision import FleetCA, central_keys
 from ota import boot, health, settings
 from ota.agent import RolloutAgent
