@@ -68,6 +68,9 @@ class R30xSensor:
     # -- FingerprintSensor ---------------------------------------------------
 
     def open(self) -> SensorInfo:
+        # Whatever the line holds is not ours: a host process killed during an image upload
+        # leaves the module streaming the rest of the image to whoever opens the port next.
+        self._dirty = True
         self._transact(pkt.Instruction.VFY_PWD, struct.pack(">I", self._password), "VfyPwd")
         return self.read_sys_params()
 
@@ -165,6 +168,12 @@ class R30xSensor:
             self._drain()
         self._port.write(pkt.command(instruction, params, self._address))
         reply = self._read_packet(time.monotonic() + self._reply_timeout_s)
+        if reply.pid in (pkt.Pid.DATA, pkt.Pid.END):
+            # The tail of an image stream nobody is reading (the host that asked for it is
+            # gone, or gave it up): let it run out, then ask again, once.
+            self._drain()
+            self._port.write(pkt.command(instruction, params, self._address))
+            reply = self._read_packet(time.monotonic() + self._reply_timeout_s)
         if reply.pid != pkt.Pid.ACK or not reply.payload:
             raise SensorProtocolError(
                 f"expected an acknowledgement, got PID 0x{reply.pid:02X} "

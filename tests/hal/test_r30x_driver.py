@@ -216,6 +216,32 @@ def test_driver_recovers_after_a_fault_clears(sensor: R30xSensor, r30x_emu: R30x
     assert sensor.stream_image().collect().pixels.shape == (288, 256)
 
 
+def test_a_new_host_process_opens_while_an_abandoned_upload_still_streams(
+    r30x_emu: R30xEmulator,
+) -> None:
+    # The device service killed in the middle of an image upload, and started again: the
+    # module is still sending the old image when the new process opens the port.
+    first = open_serial(r30x_emu.path, 57600, 0.05)
+    try:
+        old = R30xSensor(first, reply_timeout_s=0.5)
+        old.open()
+        old.wait_finger(1.0)
+        rows = iter(old.stream_image())
+        for _ in range(20):
+            next(rows)  # 20 of 288 rows read, then the host dies
+    finally:
+        first.close()
+    second = open_serial(r30x_emu.path, 57600, 0.05)
+    try:
+        sensor = R30xSensor(second, reply_timeout_s=0.5)
+        info = sensor.open()
+        assert info.width == 256
+        sensor.wait_finger(1.0)
+        assert sensor.stream_image().collect().pixels.shape == (288, 256)
+    finally:
+        second.close()
+
+
 def test_upimage_without_a_capture(sensor: R30xSensor) -> None:
     with pytest.raises(SensorError, match="capture a finger first"):
         sensor.stream_image()
