@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from central.console.app import Console
 
 
+WATCHLIST = ("/watchlist", "Back to the watchlist")
+DEVICES = ("/devices", "Back to the device registry")
 FINGER_FIELDS = 4
 """Finger rows on the add form (an entry may carry more through the command line)."""
 
@@ -67,14 +69,16 @@ def routes(console: Console) -> list[Route]:
             if template is None:
                 continue
             if not position.isdigit() or not 1 <= int(position) <= 10:
-                return console.refuse(session, 400, "choose the finger's position (1-10)")
+                return console.refuse(
+                    session, 400, "choose the finger's position (1-10)", WATCHLIST
+                )
             fingers.append((int(position), template))
         entry = WatchlistEntry(reference, notice, tuple(fingers), files.get("face"))
         replace = form.get("replace") == "yes"
         try:
             store.watchlist.add(entry, replace=replace)
         except WatchlistError as exc:
-            return console.refuse(session, 400, str(exc))
+            return console.refuse(session, 400, str(exc), WATCHLIST)
         store.ledger.audit(
             "watchlist replace" if replace else "watchlist add",
             reference=reference,
@@ -87,7 +91,7 @@ def routes(console: Console) -> list[Route]:
     async def watchlist_remove(request: Request, session: Session) -> Response:
         reference = (await form_of(request)).get("reference", "")
         if not store.watchlist.remove(reference):
-            return console.refuse(session, 404, f"no watchlist entry {reference!r}")
+            return console.refuse(session, 404, f"no watchlist entry {reference!r}", WATCHLIST)
         store.ledger.audit("watchlist remove", reference=reference, actor=session.account)
         return RedirectResponse("/watchlist", status_code=303)
 
@@ -101,16 +105,18 @@ def routes(console: Console) -> list[Route]:
         from central.enrol import enrol as enrol_device
 
         if console.layout is None:
-            return console.refuse(session, 409, "this console was started without the fleet folder")
+            return console.refuse(
+                session, 409, "this console was started without the fleet folder", DEVICES
+            )
         form, files = await form_and_files(request)
         host, _, port = form.get("broker", "").strip().rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             return console.refuse(
-                session, 400, "give the broker as ADDRESS:PORT, e.g. 10.0.0.2:8883"
+                session, 400, "give the broker as ADDRESS:PORT, e.g. 10.0.0.2:8883", DEVICES
             )
         if "request" not in files:
             return console.refuse(
-                session, 400, "choose the request file 'hotspot device enrol' wrote"
+                session, 400, "choose the request file 'hotspot device enrol' wrote", DEVICES
             )
         try:
             done = enrol_device(
@@ -126,7 +132,7 @@ def routes(console: Console) -> list[Route]:
                 actor=session.account,
             )
         except (EnrolmentError, EnrolRefused, ValueError) as exc:
-            return console.refuse(session, 400, f"enrolment refused: {exc}")
+            return console.refuse(session, 400, f"enrolment refused: {exc}", DEVICES)
         device_id = done.bundle.device_id
         return Response(
             done.bundle.encode(),
@@ -141,7 +147,9 @@ def routes(console: Console) -> list[Route]:
     async def revoke(request: Request, session: Session) -> Response:
         device_id = (await form_of(request)).get("device", "")
         if not store.registry.revoke(device_id):
-            return console.refuse(session, 409, f"{device_id} is not registered or already revoked")
+            return console.refuse(
+                session, 409, f"{device_id} is not registered or already revoked", DEVICES
+            )
         store.ledger.audit(
             "device revoked",
             device_id=device_id,

@@ -88,8 +88,11 @@ class Console:
         html = self._templates.get_template(template).render(session=session, **values)
         return HTMLResponse(html, status_code=status)
 
-    def refuse(self, session: Session | None, status: int, error: str) -> Response:
-        return self.page("denied.html", session, status, role=None, error=error)
+    def refuse(
+        self, session: Session | None, status: int, error: str, back: tuple[str, str] | None = None
+    ) -> Response:
+        """The refusal page: what went wrong, and a way back to the form (``(path, title)``)."""
+        return self.page("denied.html", session, status, role=None, error=error, back=back)
 
     def needs(self, role: str) -> Callable[[Handler], Endpoint]:
         """A page for ``role`` and above: signed in, and a POST must carry the CSRF token."""

@@ -277,6 +277,7 @@ def test_a_supervisor_adds_a_person_and_garbage_is_refused(
     page.select_option("select[name=notice]", "red-notice")
     page.fill("input[name=position0]", "7")
     page.set_input_files("input[name=finger0]", str(template))
+    page.screenshot(path=str(ARTIFACTS / "watchlist-add.png"), full_page=True)
     page.click("#add-person button[type=submit]")
     page.wait_for_selector("#watchlist")
     assert "WL-CONSOLE-1" in page.inner_text("#watchlist")
@@ -295,8 +296,11 @@ def test_a_supervisor_adds_a_person_and_garbage_is_refused(
     with page.expect_response(lambda r: r.url.endswith("/watchlist/add")) as answer:
         page.click("#add-person button[type=submit]")
     assert answer.value.status == 400
+    page.screenshot(path=str(ARTIFACTS / "watchlist-refused.png"), full_page=True)
     refusal = page.inner_text("main")
     assert "WL-CONSOLE-2" in refusal and "not an ISO/IEC 19794-2 record" in refusal
+    page.click("text=Back to the watchlist")  # back to the form, not to the fleet
+    page.wait_for_selector("#add-person")
     assert all(e.reference != "WL-CONSOLE-2" for e in console.store.watchlist.entries())
 
 
@@ -328,6 +332,7 @@ def test_an_administrator_enrols_a_handheld_and_downloads_its_bundle(
     page.set_input_files("input[name=request]", str(request_file))
     page.fill("input[name=broker]", "10.0.0.2:8883")
     page.fill("input[name=group]", "pilot")
+    page.screenshot(path=str(ARTIFACTS / "enrol.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#enrol-device button[type=submit]")
     bundle = ProvisioningBundle.decode(Path(download.value.path()).read_bytes())
