@@ -97,15 +97,19 @@ def _measure(
         viewport={"width": 800, "height": 480}, locale="en-GB", bypass_csp=True
     )
     page = context.new_page()
-    loaded: dict[str, int] = {}
-    page.on(
-        "requestfinished",
-        lambda request: loaded.setdefault(request.url, request.sizes()["responseBodySize"]),
-    )
     page.goto(handheld.url)
     page.wait_for_load_state("load")
-    # First load: the page and every asset it pulls in (the event stream never finishes).
-    page_kb = sum(loaded.values()) / 1024
+    # First load: the page and every asset it pulled in before `load`, by the browser's own
+    # resource timing (Playwright's request events can still be on their way at `load`; the
+    # event stream never finishes, so it is not among them).
+    page_kb = float(
+        page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0];"
+            " const r = performance.getEntriesByType('resource');"
+            " return ((n ? n.encodedBodySize : 0)"
+            " + r.reduce((sum, e) => sum + e.encodedBodySize, 0)) / 1024; }"
+        )
+    )
     # A second, scripted session sees the same events with the device's time stamps.
     observer = Officer(handheld.url)
     observer.sign_in("bench", "1111")
