@@ -92,15 +92,14 @@ def impression(master: MasterFinger, rng: np.random.Generator) -> tuple[Minutia,
     xy = np.concatenate([xy, rng.uniform([30, 30], [WIDTH - 30, HEIGHT - 30], size=(extra, 2))])
     angle = np.concatenate([angle, rng.uniform(0, 2 * np.pi, size=extra)])
     kind = np.concatenate([kind, np.full(extra, RIDGE_ENDING)])
+    # Whole-array rounding (half to even, as round() does) and wrapping: a million-person
+    # watchlist is two million of these.
+    xs = np.clip(np.rint(xy[:, 0]), 0, WIDTH - 1).astype(int).tolist()
+    ys = np.clip(np.rint(xy[:, 1]), 0, HEIGHT - 1).astype(int).tolist()
+    directions = np.mod(angle, 2 * np.pi).tolist()
     return tuple(
-        Minutia(
-            int(np.clip(round(x), 0, WIDTH - 1)),
-            int(np.clip(round(y), 0, HEIGHT - 1)),
-            float(np.mod(a, 2 * np.pi)),
-            int(k),
-            60,
-        )
-        for (x, y), a, k in zip(xy, angle, kind, strict=True)
+        Minutia(x, y, a, int(k), 60)
+        for x, y, a, k in zip(xs, ys, directions, kind.tolist(), strict=True)
     )
 
 

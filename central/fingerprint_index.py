@@ -43,6 +43,7 @@ serving one when it grows. Keys are computed by compiled code
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,7 +145,7 @@ class FingerprintIndex:
         fingers: list[Prepared] | None = None,
         positions: list[int] | None = None,
         *,
-        keys: list[Keyed] | None = None,
+        keys: Sequence[Keyed] | None = None,
         numbers: list[int] | None = None,
         sparse: bool = False,
     ) -> None:
@@ -218,35 +219,25 @@ class _Shard:
             return []
         lo, lengths = self._ranges(keys)
         used = lengths > 0
-        lo, lengths, angles = lo[used], lengths[used], angles[used]
-        total = int(lengths.sum())
-        if total == 0:
-            return []
-        ends = np.cumsum(lengths)
-        hits = np.repeat(lo - (ends - lengths), lengths) + np.arange(total)
-        postings = self._postings[hits]
-        owners = (postings >> np.uint32(8)).astype(np.intp)
-        votes = np.bincount(owners, minlength=self.size) * self._norm
-        shortlist_size = min(SHORTLIST_VOTES, self.size)
-        shortlist = np.argpartition(votes, -shortlist_size)[-shortlist_size:]
-        shortlist = shortlist[votes[shortlist] > 0]
-        if shortlist.size == 0:
-            return []
-        rank = np.full(self.size, -1, dtype=np.int32)
-        rank[shortlist] = np.arange(shortlist.size)
-        owner_rank = rank[owners]
-        kept = owner_rank >= 0
-        # Rotation implied by each shared key, in 1/16 turns (uint8 arithmetic wraps).
-        own_angle = (postings[kept] & np.uint32(0xFF)).astype(np.uint8)
-        rotation = (own_angle - np.repeat(angles, lengths)[kept]) >> 4
-        bins = np.bincount(
-            owner_rank[kept] * ROTATION_BINS + rotation,
-            minlength=shortlist.size * ROTATION_BINS,
-        ).reshape(shortlist.size, ROTATION_BINS)
-        consistent = (bins + np.roll(bins, 1, axis=1)).max(axis=1) * self._norm[shortlist]
-        best = np.argsort(consistent)[::-1][:limit]
+        fingers, scores = gallery_kernel.vote(
+            self._postings,
+            np.ascontiguousarray(lo[used], np.int64),
+            np.ascontiguousarray(lengths[used], np.int64),
+            np.ascontiguousarray(angles[used]),
+            self._norm,
+            SHORTLIST_VOTES,
+            ROTATION_BINS,
+            limit,
+        )
         return [
-            Candidate(int(self._numbers[shortlist[i]]), float(consistent[i]))
-            for i in best
-            if consistent[i] > 0
+            Candidate(int(self._numbers[f]), float(s)) for f, s in zip(fingers, scores, strict=True)
         ]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the index's kernels now, so that the first
+    check a gateway answers is not the one that waits for them (seconds on a cold cache)."""
+    ring = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    finger = Prepared(np.stack([60 * np.cos(ring), 60 * np.sin(ring)], axis=1), ring)
+    for sparse in (False, True):
+        FingerprintIndex([finger], [1], sparse=sparse).search(finger, 1)

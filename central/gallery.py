@@ -12,6 +12,13 @@ through immutable views:
   when the small one passes ``max(2,000, 5 %)`` of the large one, a new large
   index is built beside the serving one (seconds, on the refresher's thread,
   compiled code that releases the GIL) and swapped in;
+* only the fingers' minutiae are kept for good (about 1 KB a finger). Their index
+  keys (2.4 KB a finger) are kept only for the fingers the large index does not
+  hold yet, and made again, one finger position at a time, when a large index is
+  built; the matcher's cylinders (14 KB a finger) live in a bounded cache of the
+  fingers searches met most recently. Kept for every finger, those two made a
+  100,000-person gallery 2.4 GB and growing with every search, and a
+  1,000,000-person one would not fit in a machine;
 * after every change a new :class:`View` is published with one reference swap;
   a search takes the current view and never waits for a writer.
 
@@ -22,7 +29,8 @@ so a gateway indexes 100,000 people in seconds rather than minutes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cbor2
@@ -30,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central import gallery_kernel
-from central.fingerprint_index import FingerprintIndex, Keyed
+from central.fingerprint_index import FingerprintIndex, Keyed, keyed
 from central.fingerprint_matcher import Prepared
 from central.watchlist import WatchlistEntry
 from wire import face as face_wire
@@ -38,6 +46,40 @@ from wire.iso19794_2 import MinutiaeRecord, TemplateError
 
 COMPACT_MIN = 2000
 COMPACT_SHARE = 0.05
+CYLINDER_CACHE = 20_000
+"""Fingers whose cylinders are kept ready (about 14 KB each, so some 300 MB): a search
+meets a dozen new candidates, so this is the last 1,500 searches' worth."""
+
+
+class CylinderCache:
+    """The matcher's form of the gallery fingers searches met most recently.
+
+    A gallery finger's cylinders take 0.2-0.5 ms to build and 14 KB to keep; a
+    watchlisted person checked again, or a popular impostor, meets them again.
+    Finger numbers are never reused (the gallery only appends), so an entry stays
+    right across views."""
+
+    def __init__(self, capacity: int = CYLINDER_CACHE) -> None:
+        self.capacity = capacity
+        self._ready: OrderedDict[int, Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, number: int, finger: Prepared) -> Prepared:
+        with self._lock:
+            ready = self._ready.get(number)
+            if ready is not None:
+                self._ready.move_to_end(number)
+                return ready
+        ready = Prepared(finger.xy, finger.angle)
+        _ = ready.bits  # built outside the lock: two searches may build one twice, harmlessly
+        with self._lock:
+            self._ready[number] = ready
+            while len(self._ready) > self.capacity:
+                self._ready.popitem(last=False)
+        return ready
+
+    def __len__(self) -> int:
+        return len(self._ready)
 
 
 @dataclass(frozen=True)
@@ -65,6 +107,11 @@ class View:
     face_owner: list[int]
     people: int
     """Live people."""
+    cylinders: CylinderCache
+
+    def matchable(self, number: int) -> Prepared:
+        """Finger ``number`` with its cylinders, ready for the full matcher."""
+        return self.cylinders.get(number, self.fingers[number])
 
     @property
     def face_count(self) -> int:
@@ -95,13 +142,15 @@ class Gallery:
         self._live: dict[str, int] = {}
         self._removed: frozenset[int] = frozenset()
         self._fingers: list[Prepared] = []
-        self._keys: list[Keyed] = []
+        self._recent_keys: list[Keyed] = []
+        """Keys of the fingers from ``_main_count`` on (those the large index lacks)."""
         self._position: list[int] = []
         self._owner: list[int] = []
         self._faces = np.zeros((1024, face_wire.DIMS), np.float32)
         self._face_owner: list[int] = []
         self._main = FingerprintIndex()
         self._main_count = 0
+        self._cylinders = CylinderCache()
         self.view = self._publish(FingerprintIndex(sparse=True))
 
     def _publish(self, delta: FingerprintIndex) -> View:
@@ -116,6 +165,7 @@ class Gallery:
             self._faces,
             list(self._face_owner),
             len(self._live),
+            self._cylinders,
         )
         self.view = view
         return view
@@ -141,13 +191,14 @@ class Gallery:
         if row is not None:
             self._faces[row] = 0.0
 
-    def _add(self, entry: WatchlistEntry) -> None:
+    def _add(self, entry: WatchlistEntry, keys: bool = True) -> None:
         number = len(self._persons)
         mine = []
         for position, template in entry.fingers:
             for view_position, prepared in prepared_views(template):
                 mine.append(len(self._fingers))
-                self._keys.append(gallery_kernel.enrolled_keys(prepared.xy, prepared.angle))
+                if keys:
+                    self._recent_keys.append(keyed(prepared))
                 self._fingers.append(prepared)
                 self._position.append(position or view_position)
                 self._owner.append(number)
@@ -166,24 +217,27 @@ class Gallery:
     def _delta(self) -> FingerprintIndex:
         start = self._main_count
         return FingerprintIndex(
-            keys=self._keys[start:],
+            keys=self._recent_keys,
             positions=self._position[start:],
-            numbers=list(range(start, len(self._keys))),
+            numbers=list(range(start, len(self._fingers))),
             sparse=True,
         )
 
     def needs_compaction(self) -> bool:
-        added = len(self._keys) - self._main_count
+        added = len(self._fingers) - self._main_count
         return added > max(COMPACT_MIN, COMPACT_SHARE * self._main_count)
 
     def compact(self) -> None:
         """Build a new large index over every finger so far, beside the serving one; swap."""
         with self._write:
-            count = len(self._keys)
-            keys, positions = self._keys[:count], self._position[:count]
-        main = FingerprintIndex(keys=keys, positions=positions)  # the long part, unlocked
+            count = len(self._fingers)
+            fingers, positions = self._fingers[:count], self._position[:count]
+        # The long part, unlocked; keys are made again as each position's shard needs them.
+        main = FingerprintIndex(keys=_Keys(fingers), positions=positions)
         with self._write:
-            self._main, self._main_count = main, count
+            self._main = main
+            self._recent_keys = self._recent_keys[count - self._main_count :]
+            self._main_count = count
             self._publish(self._delta())
 
     # -- loading ----------------------------------------------------------------------------
@@ -203,10 +257,34 @@ class Gallery:
         )
         before = len(self._live)
         with self._write:
+            first = not self._fingers
             for entry in entries:
                 self._drop(entry.reference)
-                self._add(entry)
-        # One large index over all of them (a delta index of everything would be built
-        # for nothing: it took a third of a 100,000-person start).
-        self.compact()
+                self._add(entry, keys=not first)
+            if first:
+                # One large index over all of them, under the lock (nothing is served yet):
+                # a delta index of everything would be built for nothing (it took a third
+                # of a 100,000-person start), and keys kept for it would double the memory.
+                count = len(self._fingers)
+                self._main = FingerprintIndex(
+                    keys=_Keys(self._fingers[:count]), positions=self._position[:count]
+                )
+                self._main_count = count
+                self._publish(self._delta())
+        if not first:
+            self.compact()
         return len(self._live) - before
+
+
+class _Keys(Sequence[Keyed]):
+    """The fingers' index keys, made when asked for (compiled, a few microseconds each), so
+    that an index build holds one position's keys at a time, never all of them."""
+
+    def __init__(self, fingers: list[Prepared]) -> None:
+        self._fingers = fingers
+
+    def __len__(self) -> int:
+        return len(self._fingers)
+
+    def __getitem__(self, i: int) -> Keyed:  # type: ignore[override]
+        return keyed(self._fingers[i])

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from central import decision
+from central import decision, fingerprint_index
 from central import fingerprint_matcher as fpm
 from central.fingerprint_index import Candidate, Keyed, probe_keys
 from central.gallery import Gallery, View, prepared_views
@@ -87,6 +87,7 @@ class WatchlistMatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         fpm.warm_up()
+        fingerprint_index.warm_up()
 
     # -- keeping the gallery current ---------------------------------------------------------
 
@@ -96,7 +97,7 @@ class WatchlistMatcher:
         with self._refreshing:
             if self._applied < 0:
                 last = self.watchlist.last_change()
-                self.gallery.load_rows(self.watchlist.rows())
+                self.gallery.load_rows(row for page in self.watchlist.pages() for row in page)
                 self._applied = last
             else:
                 changes = self.watchlist.changes(self._applied)
@@ -233,7 +234,7 @@ def _evidence(
         ]
         compared = max(compared, len(matched))
         for number in matched:
-            best = max(best, float(fpm.match(probe, view.fingers[number])[0]))
+            best = max(best, float(fpm.match(probe, view.matchable(number))[0]))
         scores.append(best)
     if face_similarity is None and probe_face is not None and entry.face_row is not None:
         face_similarity = float(view.faces[entry.face_row] @ probe_face)

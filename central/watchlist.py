@@ -192,7 +192,7 @@ class Watchlist:
         or those of ``references`` that exist. The gallery loads these without decoding."""
         columns = "SELECT reference, notice, fingers, face, face_version FROM watchlist"
         if references is None:
-            return self._db.query(f"{columns} ORDER BY reference")
+            return [row for page in self.pages() for row in page]
         wanted = list(references)
         rows: list[Row] = []
         for start in range(0, len(wanted), 500):
@@ -200,6 +200,20 @@ class Watchlist:
             marks = ", ".join("?" for _ in chunk)
             rows += self._db.query(f"{columns} WHERE reference IN ({marks})", chunk)
         return rows
+
+    def pages(self, size: int = 10_000) -> Iterator[list[Row]]:
+        """Every entry as stored, ``size`` at a time in reference order: a gateway loading a
+        million people holds one page of rows, not all of them (a gigabyte)."""
+        columns = "SELECT reference, notice, fingers, face, face_version FROM watchlist"
+        after = ""
+        while True:
+            page = self._db.query(
+                f"{columns} WHERE reference > ? ORDER BY reference LIMIT ?", (after, size)
+            )
+            if not page:
+                return
+            yield page
+            after = page[-1][0]
 
     def entries(self, references: Iterable[str] | None = None) -> Iterator[WatchlistEntry]:
         """Every entry (by reference order), or those of ``references`` that exist."""

@@ -246,3 +246,36 @@ def test_search_finds_a_person_by_either_modality(tmp_path: Path) -> None:
     assert by_face.modality == "face"
     nobody = matcher.search(record(stranger_fingers, stranger_face))
     assert nobody.outcome == NO_HIT and nobody.modality == "none"
+
+
+def test_the_gallery_keeps_neither_keys_nor_cylinders_for_every_finger(tmp_path: Path) -> None:
+    """What a gateway holds per person stays small at any watchlist size and over any
+    number of searches: index keys only for fingers the large index lacks, cylinders only
+    in a bounded cache of recently met fingers (kept for every finger, the two made a
+    100,000-person gallery 2.4 GB and growing, and a million people would not fit)."""
+    store, masters = _population_store(tmp_path, 300)
+    matcher = WatchlistMatcher(store)
+    matcher.refresh()
+    gallery = matcher.gallery
+    gallery._cylinders.capacity = 10
+    assert gallery._recent_keys == []  # the load built the large index, keys not kept
+    rng = np.random.default_rng(12)
+    for person in range(0, 300, 20):
+        left, right = masters[person]  # type: ignore[misc]
+        fingers = (
+            Finger(7, 60, pop.template(left, rng, 7)),
+            Finger(2, 60, pop.template(right, rng, 2)),
+        )
+        assert matcher.search(record(fingers)).reference == f"WL-{person}"
+    assert len(gallery._cylinders) == 10
+    assert not any("_cylinders" in vars(finger) for finger in gallery.view.fingers)
+    # A live addition is keyed until the next large index, then its keys go too.
+    left, right = pop.master_finger(5000, 7), pop.master_finger(5000, 2)
+    store.add(WatchlistEntry("WL-new", "red-notice", ((7, pop.template(left, rng, 7)),)))
+    matcher.refresh()
+    assert len(gallery._recent_keys) == 1
+    probe = (Finger(7, 60, pop.template(left, rng, 7)),)
+    assert matcher.search(record(probe)).reference == "WL-new"
+    gallery.compact()
+    assert gallery._recent_keys == []
+    assert matcher.search(record(probe)).reference == "WL-new"

@@ -108,6 +108,22 @@ def test_watchlist_changes_are_logged_in_order(database_url: str) -> None:
     assert [e.reference for e in watchlist.entries(["WL-3", "nobody"])] == ["WL-3"]
 
 
+def test_watchlist_pages_hold_every_entry_once_in_order(database_url: str) -> None:
+    """A gateway loads the watchlist a page at a time (a million rows at once would be a
+    gigabyte): the pages together are every entry once, in reference order, also across
+    a page boundary and for references that sort differently as text and as numbers."""
+    watchlist = Watchlist(Database(database_url))
+    references = [f"WL-{n}" for n in (1, 2, 10, 11, 20, 100, 3)]
+    watchlist.add_many(
+        [WatchlistEntry(r, "red-notice", face=face(i)) for i, r in enumerate(references)]
+    )
+    pages = list(watchlist.pages(size=3))
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [row[0] for page in pages for row in page] == sorted(references)
+    assert [row[0] for row in watchlist.rows()] == sorted(references)
+    assert list(Watchlist(Database(database_url)).pages(size=3)) == pages
+
+
 BAD = [
     (WatchlistEntry("WL-x", "red-notice"), "needs at least one finger or a face"),
     (WatchlistEntry("", "red-notice", face=face(1)), "a reference is 1-128"),
