@@ -89,6 +89,9 @@ class Figures:
     false_outcomes: dict[str, int] = field(default_factory=dict)
     watchlist_update_visible_ms: dict[str, float] = field(default_factory=dict)
     search_ms_p50: dict[str, float] = field(default_factory=dict)
+    gateway_cpu_ms_per_check: dict[str, float] = field(default_factory=dict)
+    """CPU the gateway instances spent per backlogged check (search, storage, crypto): what
+    the drain costs whatever else shares the machine."""
     gateway_peak_mb: dict[str, float] = field(default_factory=dict)
     backlog: int = 0
     gateways: int = 1
@@ -189,6 +192,18 @@ class Gateways:
                 continue
         return max(peaks, default=0.0)
 
+    def cpu_s(self) -> float:
+        """User and system CPU seconds the running instances have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self._procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
     def stop(self) -> None:
         for proc in self._procs:
             proc.terminate()
@@ -253,10 +268,12 @@ def run(
             ids, _ = _enqueue(device, people, rng)
             say(f"{len(ids)} checks waiting; link up")
             started = time.perf_counter()
+            cpu_before = central.cpu_s()
             device.uplink.link_changed(True)
             if not answers.wait_for(set(ids), timeout=1800):
                 raise RuntimeError(f"not every check was answered within 30 minutes ({size})")
             figures.drain_s[key] = max(t for _, t in answers.by_id.values()) - started
+            figures.gateway_cpu_ms_per_check[key] = (central.cpu_s() - cpu_before) / len(ids) * 1e3
             expected = {rid: f"WL-{p:06d}" for rid, p in zip(ids, people, strict=True) if p < size}
             found = sum(
                 1
@@ -384,6 +401,7 @@ def report(figures: Figures) -> str:
             f"  watchlist update visible {figures.watchlist_update_visible_ms[size]:8.0f} ms   "
             "(target 1,000 ms)",
             f"  answer p50 (live)        {figures.search_ms_p50[size]:8.0f} ms",
+            f"  gateway CPU per check    {figures.gateway_cpu_ms_per_check[size]:8.1f} ms",
             f"  gateway peak memory      {figures.gateway_peak_mb[size]:8.0f} MB",
         ]
     return "\n".join(lines)

@@ -35,6 +35,8 @@ def test_small_uplink_benchmark_measures_every_figure(
         assert 0 < figures.false_hit_rate[size] < figures.false_possible_rate[size] < 1e-2
         assert 0 < figures.watchlist_update_visible_ms[size] < 30_000
         assert figures.gateway_peak_mb[size] > 50 and figures.search_ms_p50[size] > 0
+        # The gateways' CPU for twenty checks is more than nothing and less than a second each.
+        assert 0 < figures.gateway_cpu_ms_per_check[size] < 1000
     report = uplink.report(figures)
     assert f"{max(sizes):,} people:" in report and f"{store}, 2 gateway(s)" in report
 
