@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -27,6 +28,30 @@ else:
         "hotspot", deadline=None, suppress_health_check=[HealthCheck.too_slow]
     )
     settings.load_profile("hotspot")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (which cannot download a browser here), one per
+    test module: the officer interface's and the console's browser tests share it."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed: './dev test' installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
 
 
 def _ramp() -> np.ndarray:

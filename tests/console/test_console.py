@@ -30,7 +30,6 @@ from hil.device_run import secure_element
 from hotspot.cli import main
 from wire.record import uuid7
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
@@ -94,21 +93,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     server.start()
     yield Console(store, server, layout.ca_dir / "ca.pem", record)
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed: './dev test' installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--disable-background-networking", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_fixtures import CHROMIUM, OFFICERS, WANTED_REF, Bench
+from ui_fixtures import OFFICERS, WANTED_REF, Bench
 
 from central.watchlist import WatchlistEntry
 from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
@@ -45,25 +45,6 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         handheld.stop()
         rig.stop()
         system.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed: './dev test' installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from hil.handheld import HandheldProcess
 from hil.rig import Rig
 from hil.system import System
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 WANTED_REF = "WL-UI-0007"
 OFFICERS = {"officer-1": PIN, "officer-2": "1357", "officer-3": "9753"}
