@@ -27,8 +27,6 @@ raises the camera.
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import threading
 import time
@@ -39,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 import models
 from firmware.app import Handheld
@@ -47,16 +44,12 @@ from firmware.biometrics.face.pipeline import CaptureWindow, FaceAnalyzer
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer, FingerResult
 from firmware.capture import capture_finger, capturing, face_record
+from firmware.officer import screen
 from firmware.officer.events import EventHub
 from firmware.officer.journal import CheckDetails
-from firmware.outbox import OutboxFull
 from hal.camera.protocol import Camera
 from hal.errors import (
-    CaptureFailed,
     HalError,
-    NoFinger,
-    SecureElementError,
-    SensorTimeout,
 )
 from hal.fingerprint.protocol import FingerprintSensor
 from wire.record import Face
@@ -74,7 +67,6 @@ FACE_GOOD = 70
 FACE_HOLD_FRAMES = 5
 FACE_MAX_S = 8.0
 FACE_GIVE_UP_S = 15.0
-PREVIEW_WIDTH = 320
 
 
 class Busy(Exception):
@@ -98,25 +90,6 @@ class OpenCheck:
     accepted: set[int] = field(default_factory=set)
     face: Face | None = None
     face_quality: int = 0
-
-
-def error_code(exc: Exception) -> str:
-    """The officer-facing code of a capture error (``firmware.ui.messages`` words it)."""
-    if isinstance(exc, NoFinger):
-        return "no_finger"
-    if isinstance(exc, CaptureFailed):
-        return "bad_image"
-    if isinstance(exc, SensorTimeout):
-        return "sensor_fault"
-    if isinstance(exc, SecureElementError):
-        return "secure_element"
-    if isinstance(exc, OutboxFull):
-        return "outbox_full"
-    if isinstance(exc, FingerprintError):
-        return "bad_image"
-    if isinstance(exc, HalError):
-        return "sensor_fault"
-    return "internal"
 
 
 class CheckWorkflow:
@@ -238,7 +211,7 @@ class CheckWorkflow:
             )
         except (HalError, FingerprintError) as exc:
             log.info("finger capture failed: %s", type(exc).__name__)
-            return "finger.error", {"position": position, "code": error_code(exc)}
+            return "finger.error", {"position": position, "code": screen.error_code(exc)}
         last_row_ms = int((time.time() - capture.seconds_after_last_row) * 1000)
         if band:
             self._publish_band(position, first, height, band)
@@ -256,7 +229,7 @@ class CheckWorkflow:
             "failing": list(quality.failing),
             "guidance": list(quality.guidance),
             "minutiae": len(result.minutiae),
-            "mask": _png(_mask_rgba(quality.blocks)),
+            "mask": screen.png(screen.mask_rgba(quality.blocks)),
             "analysis_ms": round(1000 * capture.seconds_after_last_row),
             "last_row_ms": last_row_ms,
         }
@@ -271,7 +244,7 @@ class CheckWorkflow:
             y=first,
             width=int(pixels.shape[1]),
             height=height,
-            png=_png(Image.fromarray(pixels, "L")),
+            png=screen.grey_png(pixels),
         )
 
     # -- face -------------------------------------------------------------------------------
@@ -325,7 +298,7 @@ class CheckWorkflow:
             height, width = frame.shape[:2]
             self._hub.publish(
                 "face.frame",
-                jpeg=_jpeg(frame),
+                jpeg=screen.jpeg(frame),
                 width=width,
                 height=height,
                 box=[round(v) for v in last.detection.box] if last else None,
@@ -440,32 +413,3 @@ class CheckWorkflow:
         worker = self._worker
         if worker is not None:
             worker.join(timeout)
-
-
-def _mask_rgba(blocks: npt.NDArray[np.uint8]) -> Image.Image:
-    """The finger's blocks by quality: green good, amber weak, red poor, clear off the finger."""
-    q = blocks.astype(np.int32)
-    rgba = np.zeros((*q.shape, 4), np.uint8)
-    on = q > 0
-    rgba[on & (q >= 60)] = (0, 200, 83, 70)
-    rgba[on & (q >= 30) & (q < 60)] = (255, 196, 0, 90)
-    rgba[on & (q < 30)] = (255, 61, 0, 110)
-    return Image.fromarray(rgba, "RGBA")
-
-
-def _png(image: Image.Image) -> str:
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=False, compress_level=1)
-    return base64.b64encode(out.getvalue()).decode()
-
-
-def _jpeg(frame: npt.NDArray[np.uint8]) -> str:
-    image = Image.fromarray(frame[..., :3], "RGB")
-    if image.width > PREVIEW_WIDTH:
-        image = image.resize(
-            (PREVIEW_WIDTH, round(image.height * PREVIEW_WIDTH / image.width)),
-            Image.Resampling.BILINEAR,
-        )
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=70)
-    return base64.b64encode(out.getvalue()).decode()

@@ -43,7 +43,8 @@ from firmware.config import InterfaceSection
 from firmware.officer.accounts import Session, SignInRefused
 from firmware.officer.desk import Desk
 from firmware.officer.events import Event
-from firmware.officer.workflow import Busy, NotReady, error_code
+from firmware.officer.screen import error_code
+from firmware.officer.workflow import Busy, NotReady
 from firmware.outbox import OutboxFull
 from firmware.ui import render
 from firmware.ui.i18n import Language, language, negotiate
