@@ -31,13 +31,11 @@ from typing import Any, ClassVar
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firmware.config import InterfaceSection
 from firmware.officer.accounts import Session, SignInRefused
@@ -47,6 +45,7 @@ from firmware.officer.screen import error_code
 from firmware.officer.workflow import Busy, NotReady
 from firmware.outbox import OutboxFull
 from firmware.ui import render
+from firmware.ui.guard import Guard
 from firmware.ui.i18n import Language, language, negotiate
 from firmware.ui.messages import ERRORS
 
@@ -54,12 +53,6 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hotspot_session"
 LANGUAGE_COOKIE = "hotspot_lang"
-CSRF_HEADER = "x-hotspot"
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; media-src 'self' data:; font-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
-)
 PREVIEWS = {"finger.start", "finger.rows", "finger.done", "face.start", "face.frame", "face.done"}
 """Events that carry or describe a person's print or face: unlocked sessions only."""
 PUBLIC = {"status"}
@@ -363,11 +356,6 @@ class Interface:
     }
 
 
-def _hosts(port: int) -> set[str]:
-    """The Host headers a request to this interface can carry (no DNS rebinding)."""
-    return {f"127.0.0.1:{port}", f"localhost:{port}"}
-
-
 def _sse(name: str, data: Any) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -382,45 +370,6 @@ async def _json(request: Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return body if isinstance(body, dict) else {}
-
-
-class Guard:
-    """Host check, CSRF header on writes, security and cache headers on every response.
-
-    Plain ASGI (not Starlette's BaseHTTPMiddleware), so that the event stream is passed
-    through as it is written.
-    """
-
-    def __init__(self, app: ASGIApp, port: int) -> None:
-        self.app = app
-        self._hosts = _hosts(port)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        refused = None
-        if headers.get("host") not in self._hosts:
-            refused = Response("wrong host", status_code=421)
-        elif scope["method"] == "POST" and headers.get(CSRF_HEADER) != "1":
-            refused = Response("missing X-Hotspot header", status_code=403)
-        if refused is not None:
-            await refused(scope, receive, send)
-            return
-        static = str(scope.get("path", "")).startswith("/static/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                out["Content-Security-Policy"] = CSP
-                out["X-Content-Type-Options"] = "nosniff"
-                out["Referrer-Policy"] = "no-referrer"
-                out["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-                out["Cache-Control"] = "no-cache" if static else "no-store"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(desk: Desk, settings: InterfaceSection, port: int) -> tuple[Starlette, Interface]:
