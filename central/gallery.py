@@ -5,8 +5,9 @@ without a rebuild in front of them. So the gallery is append-only and searched
 through immutable views:
 
 * people, fingers (prepared for the matcher and keyed for the index) and faces
-  are appended; a removed person is a tombstone, skipped by searches (its face
-  row is zeroed); a replaced one is a removal and an addition;
+  are appended (faces as they travel, int8, with 1 / their norm); a removed person
+  is a tombstone, skipped by searches (its face's scale is zeroed); a replaced one
+  is a removal and an addition;
 * the fingers are indexed twice: a large dense index built once, and a small
   sparse one of the fingers added since, rebuilt with each change (milliseconds);
   when the small one passes ``max(2,000, 5 %)`` of the large one, a new large
@@ -102,8 +103,10 @@ class View:
     finger_owner: list[int]
     main: FingerprintIndex
     delta: FingerprintIndex
-    faces: npt.NDArray[np.float32]
-    """(rows, 128) unit vectors; rows of removed people are zero."""
+    faces: npt.NDArray[np.int8]
+    """(rows, 128) embeddings as they travel (int8)."""
+    face_scale: npt.NDArray[np.float64]
+    """Per row, 1 / its norm: zero for removed people, so their similarity is 0."""
     face_owner: list[int]
     people: int
     """Live people."""
@@ -146,7 +149,8 @@ class Gallery:
         """Keys of the fingers from ``_main_count`` on (those the large index lacks)."""
         self._position: list[int] = []
         self._owner: list[int] = []
-        self._faces = np.zeros((1024, face_wire.DIMS), np.float32)
+        self._faces = np.zeros((1024, face_wire.DIMS), np.int8)
+        self._face_scale = np.zeros(1024)
         self._face_owner: list[int] = []
         self._main = FingerprintIndex()
         self._main_count = 0
@@ -163,6 +167,7 @@ class Gallery:
             self._main,
             delta,
             self._faces,
+            self._face_scale,
             list(self._face_owner),
             len(self._live),
             self._cylinders,
@@ -189,7 +194,7 @@ class Gallery:
         self._removed = self._removed | {number}
         row = self._persons[number].face_row
         if row is not None:
-            self._faces[row] = 0.0
+            self._face_scale[row] = 0.0
 
     def _add(self, entry: WatchlistEntry, keys: bool = True) -> None:
         number = len(self._persons)
@@ -206,10 +211,15 @@ class Gallery:
         if entry.face is not None and entry.face_version == face_wire.VERSION:
             face_row = len(self._face_owner)
             if face_row >= self._faces.shape[0]:
-                grown = np.zeros((2 * self._faces.shape[0], face_wire.DIMS), np.float32)
+                grown = np.zeros((2 * self._faces.shape[0], face_wire.DIMS), np.int8)
                 grown[:face_row] = self._faces[:face_row]
-                self._faces = grown  # views published before keep the old array
-            self._faces[face_row] = face_wire.decode(entry.face)
+                scale = np.zeros(2 * self._faces.shape[0])
+                scale[:face_row] = self._face_scale[:face_row]
+                # Views published before keep the old arrays.
+                self._faces, self._face_scale = grown, scale
+            vector, inverse_norm = face_wire.decode_int8(entry.face)
+            self._faces[face_row] = vector
+            self._face_scale[face_row] = inverse_norm
             self._face_owner.append(number)
         self._persons.append(Person(entry.reference, entry.notice, tuple(mine), face_row))
         self._live[entry.reference] = number

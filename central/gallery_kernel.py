@@ -257,3 +257,29 @@ def vote(
             scores[at] = consistent[ranked[i]]
             at += 1
     return fingers, scores
+
+
+@njit(cache=True)
+def face_scores(
+    rows: npt.NDArray[np.int8], scales: Floats, count: int, probe: npt.NDArray[np.int8]
+) -> Floats:
+    """Cosine similarity of the int8 ``probe`` (its scale not applied) with the first
+    ``count`` int8 ``rows``, each times its ``scales`` entry (1 / its norm; 0 for a row
+    that no longer counts).
+
+    Why int8: the embeddings travel as int8 and a face search reads every row, so the
+    rows' bytes are the cost. As unit float32 rows a search at 100,000 people streamed
+    51 MB through memory, 5-8 ms on a machine whose other processes use the memory too;
+    as int8 it is 13 MB and the products are exact integers (int16 multiplies, which the
+    compiler vectorises), under a millisecond."""
+    d = rows.shape[1]
+    p = np.empty(d, np.int16)
+    for k in range(d):
+        p[k] = np.int16(probe[k])
+    out = np.empty(count)
+    for i in range(count):
+        acc = np.int32(0)
+        for k in range(d):
+            acc += np.int32(np.int16(rows[i, k]) * p[k])
+        out[i] = acc * scales[i]
+    return out

@@ -29,8 +29,9 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from central import decision, fingerprint_index
+from central import decision, fingerprint_index, gallery_kernel
 from central import fingerprint_matcher as fpm
 from central.fingerprint_index import Candidate, Keyed, probe_keys
 from central.gallery import Gallery, View, prepared_views
@@ -88,6 +89,9 @@ class WatchlistMatcher:
         self._thread: threading.Thread | None = None
         fpm.warm_up()
         fingerprint_index.warm_up()
+        gallery_kernel.face_scores(  # compiled now, not by the first check with a face
+            np.zeros((1, face_wire.DIMS), np.int8), np.zeros(1), 1, np.ones(face_wire.DIMS, np.int8)
+        )
 
     # -- keeping the gallery current ---------------------------------------------------------
 
@@ -155,7 +159,11 @@ class WatchlistMatcher:
         face_sims: dict[int, float] = {}
         probe_face = _probe_face(record)
         if probe_face is not None and view.face_count:
-            sims = view.faces[: view.face_count] @ probe_face
+            vector, inverse_norm = probe_face
+            sims = (
+                gallery_kernel.face_scores(view.faces, view.face_scale, view.face_count, vector)
+                * inverse_norm
+            )
             top = min(FACE_SHORTLIST, sims.size)
             for row in np.argpartition(sims, -top)[-top:]:
                 person = view.face_owner[row]
@@ -211,7 +219,7 @@ def _evidence(
     view: View,
     person: int,
     probes: list[tuple[int, fpm.Prepared]],
-    probe_face: np.ndarray | None,
+    probe_face: ProbeFace | None,
     face_similarity: float | None,
     compare_fingers: bool = True,
 ) -> decision.Evidence:
@@ -237,7 +245,13 @@ def _evidence(
             best = max(best, float(fpm.match(probe, view.matchable(number))[0]))
         scores.append(best)
     if face_similarity is None and probe_face is not None and entry.face_row is not None:
-        face_similarity = float(view.faces[entry.face_row] @ probe_face)
+        vector, inverse_norm = probe_face
+        row = entry.face_row
+        face_similarity = float(
+            np.dot(view.faces[row].astype(np.int32), vector.astype(np.int32))
+            * view.face_scale[row]
+            * inverse_norm
+        )
     return decision.Evidence(person, tuple(scores), face_similarity, compared)
 
 
@@ -249,10 +263,14 @@ def _probes(record: CheckRecord) -> list[tuple[int, fpm.Prepared]]:
     return probes
 
 
-def _probe_face(record: CheckRecord) -> np.ndarray | None:
+ProbeFace = tuple[npt.NDArray[np.int8], float]
+"""The check's embedding as it travels (int8) and 1 / its norm."""
+
+
+def _probe_face(record: CheckRecord) -> ProbeFace | None:
     if record.face is None or record.face.model_version != face_wire.VERSION:
         return None  # embeddings of different models are never compared
     try:
-        return face_wire.decode(record.face.embedding)
+        return face_wire.decode_int8(record.face.embedding)
     except face_wire.EmbeddingError:
         return None

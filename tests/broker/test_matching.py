@@ -279,3 +279,27 @@ def test_the_gallery_keeps_neither_keys_nor_cylinders_for_every_finger(tmp_path:
     gallery.compact()
     assert gallery._recent_keys == []
     assert matcher.search(record(probe)).reference == "WL-new"
+
+
+def test_the_face_search_reads_int8_rows_and_scores_as_the_wire_says() -> None:
+    """The gallery keeps the embeddings as they travel (int8, a quarter of the bytes a
+    search must read); the similarity it computes is the wire's cosine, and a removed
+    person's face scores 0."""
+    from central import gallery_kernel
+    from central.gallery import Gallery
+    from wire import face as face_wire
+
+    rng = np.random.default_rng(21)
+    faces = [pop.face_capture(pop.face_identity(person), rng) for person in range(40)]
+    gallery = Gallery()
+    gallery.apply(WatchlistEntry(f"WL-{i}", "red-notice", face=f) for i, f in enumerate(faces))
+    gallery.apply((), ["WL-3"])
+    view = gallery.view
+    probe = pop.face_capture(pop.face_identity(7), rng)
+    vector, inverse_norm = face_wire.decode_int8(probe)
+    scores = gallery_kernel.face_scores(view.faces, view.face_scale, view.face_count, vector)
+    scores *= inverse_norm
+    expected = [face_wire.similarity(probe, f) for f in faces]
+    expected[3] = 0.0
+    assert np.allclose(scores, expected, atol=1e-6)
+    assert int(np.argmax(scores)) == 7
