@@ -139,6 +139,11 @@ class WatchlistMatcher:
         self._thread.start()
         return self
 
+    @property
+    def following(self) -> bool:
+        """Whether a thread keeps the gallery current (:meth:`start`)."""
+        return self._thread is not None
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -65,7 +65,11 @@ class System:
         if database is not None:
             layout.database_file.write_text(database + "\n")
         store = Store.open(layout.database_url)
-        matcher = WatchlistMatcher(Watchlist(Database(layout.database_url))).start()
+        matcher = WatchlistMatcher(Watchlist(Database(layout.database_url)))
+        if gateways:
+            # Without in-process gateways (the benchmarks run their own processes) nothing
+            # searches here: a refresher would index every person added beside them.
+            matcher.start()
         processor = Processor(
             GatewayKeys.load(records_key, answers_key),
             store.registry,
@@ -79,6 +83,8 @@ class System:
         return system
 
     def start_gateway(self, instance: str) -> Gateway:
+        if not self.processor.matcher.following:
+            self.processor.matcher.start()
         creds = self.ca.issue("central", FleetLayout(self.root).central_tls)
         gateway = Gateway(self.processor, creds, "127.0.0.1", self.broker.port, instance).start()
         gateway.connected.wait(10)
