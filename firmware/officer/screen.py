@@ -22,22 +22,22 @@ from hal.errors import CaptureFailed, HalError, NoFinger, SecureElementError, Se
 PREVIEW_WIDTH = 320
 
 
+ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (NoFinger, "no_finger"),
+    (CaptureFailed, "bad_image"),
+    (SensorTimeout, "sensor_fault"),
+    (SecureElementError, "secure_element"),
+    (OutboxFull, "outbox_full"),
+    (FingerprintError, "bad_image"),
+    (HalError, "sensor_fault"),  # after its subclasses above
+)
+
+
 def error_code(exc: Exception) -> str:
     """The officer-facing code of a capture error (``firmware.ui.messages`` words it)."""
-    if isinstance(exc, NoFinger):
-        return "no_finger"
-    if isinstance(exc, CaptureFailed):
-        return "bad_image"
-    if isinstance(exc, SensorTimeout):
-        return "sensor_fault"
-    if isinstance(exc, SecureElementError):
-        return "secure_element"
-    if isinstance(exc, OutboxFull):
-        return "outbox_full"
-    if isinstance(exc, FingerprintError):
-        return "bad_image"
-    if isinstance(exc, HalError):
-        return "sensor_fault"
+    for kind, code in ERROR_CODES:
+        if isinstance(exc, kind):
+            return code
     return "internal"
 
 

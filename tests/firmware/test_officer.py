@@ -160,3 +160,37 @@ def test_officer_add_from_the_command_line(tmp_path: Path) -> None:
     short = add("o-8", "12")
     assert short.returncode == 2 and "nothing was changed" in short.stderr
     assert "o-8" not in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        ("NoFinger", "no_finger"),
+        ("CaptureFailed", "bad_image"),
+        ("SensorTimeout", "sensor_fault"),
+        ("SecureElementStatus", "secure_element"),
+        ("OutboxFull", "outbox_full"),
+        ("FingerprintError", "bad_image"),
+        ("ModemTimeout", "sensor_fault"),
+        ("RuntimeError", "internal"),
+    ],
+)
+def test_a_capture_error_reaches_the_screen_as_its_code(error: str, code: str) -> None:
+    """The most specific kind wins (a sensor timeout is not a generic hardware fault only
+    because it is one too); anything unknown is 'internal', never a traceback."""
+    from firmware.biometrics.fingerprint.errors import FingerprintError
+    from firmware.officer.screen import error_code
+    from firmware.outbox import OutboxFull
+    from hal import errors
+
+    made = {
+        "NoFinger": lambda: errors.NoFinger(2, "no finger"),
+        "CaptureFailed": lambda: errors.CaptureFailed(3, "bad image"),
+        "SensorTimeout": lambda: errors.SensorTimeout("no answer"),
+        "SecureElementStatus": lambda: errors.SecureElementStatus(0x0F, "execution error"),
+        "OutboxFull": lambda: OutboxFull("full"),
+        "FingerprintError": lambda: FingerprintError("too dark"),
+        "ModemTimeout": lambda: errors.ModemTimeout("no answer"),
+        "RuntimeError": lambda: RuntimeError("bug"),
+    }
+    assert error_code(made[error]()) == code
