@@ -93,6 +93,9 @@ class Figures:
     """CPU the gateway instances spent per backlogged check (search, storage, crypto): what
     the drain costs whatever else shares the machine."""
     gateway_peak_mb: dict[str, float] = field(default_factory=dict)
+    """The most an instance held, while indexing."""
+    gateway_serving_mb: dict[str, float] = field(default_factory=dict)
+    """What an instance holds while serving, after the drain and the live checks."""
     backlog: int = 0
     gateways: int = 1
     store: str = "sqlite"
@@ -182,15 +185,22 @@ class Gateways:
 
     def peak_mb(self) -> float:
         """The largest peak resident memory (VmHWM) of the running instances, in MB."""
-        peaks = []
+        return self._memory_mb("VmHWM:")
+
+    def resident_mb(self) -> float:
+        """The largest resident memory (VmRSS) of the running instances now, in MB."""
+        return self._memory_mb("VmRSS:")
+
+    def _memory_mb(self, field: str) -> float:
+        values = []
         for proc in self._procs:
             try:
                 for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peaks.append(int(line.split()[1]) / 1024)
+                    if line.startswith(field):
+                        values.append(int(line.split()[1]) / 1024)
             except OSError:
                 continue
-        return max(peaks, default=0.0)
+        return max(values, default=0.0)
 
     def cpu_s(self) -> float:
         """User and system CPU seconds the running instances have used so far."""
@@ -299,6 +309,7 @@ def run(
                 system, device, answers, size, rng
             )
             figures.gateway_peak_mb[key] = central.peak_mb()
+            figures.gateway_serving_mb[key] = central.resident_mb()
             device.stop()
     finally:
         central.stop()
@@ -402,6 +413,7 @@ def report(figures: Figures) -> str:
             "(target 1,000 ms)",
             f"  answer p50 (live)        {figures.search_ms_p50[size]:8.0f} ms",
             f"  gateway CPU per check    {figures.gateway_cpu_ms_per_check[size]:8.1f} ms",
+            f"  gateway memory serving   {figures.gateway_serving_mb[size]:8.0f} MB",
             f"  gateway peak memory      {figures.gateway_peak_mb[size]:8.0f} MB",
         ]
     return "\n".join(lines)

@@ -37,6 +37,7 @@ def test_small_uplink_benchmark_measures_every_figure(
         assert figures.gateway_peak_mb[size] > 50 and figures.search_ms_p50[size] > 0
         # The gateways' CPU for twenty checks is more than nothing and less than a second each.
         assert 0 < figures.gateway_cpu_ms_per_check[size] < 1000
+        assert 50 < figures.gateway_serving_mb[size] <= figures.gateway_peak_mb[size]
     report = uplink.report(figures)
     assert f"{max(sizes):,} people:" in report and f"{store}, 2 gateway(s)" in report
 
