@@ -303,3 +303,79 @@ def test_the_face_search_reads_int8_rows_and_scores_as_the_wire_says() -> None:
     expected[3] = 0.0
     assert np.allclose(scores, expected, atol=1e-6)
     assert int(np.argmax(scores)) == 7
+
+
+def test_the_face_search_products_are_the_exact_integer_dot_products() -> None:
+    """The compiled face search sums in float32 lanes in any order (fast): that is exact
+    only because every partial sum is an integer below 2**24. Extreme rows included, it
+    must equal numpy's integer dot product bit for bit."""
+    from central import gallery_kernel
+
+    rng = np.random.default_rng(5)
+    rows = rng.integers(-128, 128, size=(3000, 128)).astype(np.int8)
+    rows[0] = 127
+    rows[1] = -128
+    probe = rng.integers(-128, 128, size=128).astype(np.int8)
+    probe[:64] = -128
+    exact = rows.astype(np.int64) @ probe.astype(np.int64)
+    scores = gallery_kernel.face_scores(rows, np.ones(len(rows)), len(rows), probe)
+    assert np.array_equal(scores, exact.astype(np.float64))
+    assert abs(exact).max() > 2**20  # the extremes were exercised
+
+
+def _reference_vote(
+    postings: np.ndarray,
+    lo: np.ndarray,
+    lengths: np.ndarray,
+    probe_angles: np.ndarray,
+    norm: np.ndarray,
+    shortlist: int,
+    rotation_bins: int,
+    limit: int,
+) -> tuple[list[int], list[float]]:
+    """What the index's vote means, written plainly (sorts over every finger)."""
+    meets = [(int(postings[j]) >> 8, int(postings[j]) & 0xFF, int(probe_angles[i]))
+             for i in range(len(lo)) for j in range(lo[i], lo[i] + lengths[i])]  # fmt: skip
+    counts = np.bincount([m[0] for m in meets], minlength=len(norm))
+    touched = [f for f in range(len(norm)) if counts[f]]
+    ranked = sorted(touched, key=lambda f: (-(counts[f] * norm[f]), f))
+    chosen = sorted(ranked[:shortlist])
+    shift = 8 - int(np.log2(rotation_bins))
+    consistent = []
+    for f in chosen:
+        bins = np.zeros(rotation_bins, np.int64)
+        for owner, angle, probe in meets:
+            if owner == f:
+                bins[((angle - probe) & 0xFF) >> shift] += 1
+        consistent.append(max(bins[k] + bins[k - 1] for k in range(rotation_bins)) * norm[f])
+    order = sorted(range(len(chosen)), key=lambda r: -consistent[r])[:limit]
+    return [chosen[r] for r in order if consistent[r] > 0], [
+        consistent[r] for r in order if consistent[r] > 0
+    ]
+
+
+def test_the_index_vote_is_what_its_plain_definition_says() -> None:
+    """The compiled vote (counters, a bound that leaves few votes to partition, ties to the
+    lower finger) shortlists and ranks exactly as the plain sorted definition, with the
+    many ties that integer counts and few distinct norms make."""
+    from central import gallery_kernel
+
+    rng = np.random.default_rng(17)
+    for trial in range(30):
+        size = int(rng.integers(5, 400))
+        norm = 1.0 / np.sqrt(rng.choice([30, 40, 41, 60], size=size) + 1.0)
+        buckets = int(rng.integers(1, 60))
+        owners = rng.integers(0, size, size=int(rng.integers(1, 3000))).astype(np.uint32)
+        angles = rng.integers(0, 256, size=owners.size).astype(np.uint32)
+        postings = (owners << np.uint32(8)) | angles
+        cuts = np.sort(rng.integers(0, postings.size + 1, size=buckets))
+        lo = cuts.astype(np.int64)
+        lengths = (np.append(cuts[1:], postings.size) - cuts).astype(np.int64)
+        probe = rng.integers(0, 256, size=buckets).astype(np.uint8)
+        shortlist = int(rng.choice([1, 3, 20, 300]))
+        fingers, scores = gallery_kernel.vote(postings, lo, lengths, probe, norm, shortlist, 16, 6)
+        want_fingers, want_scores = _reference_vote(
+            postings, lo, lengths, probe, norm, shortlist, 16, 6
+        )
+        assert fingers.tolist() == want_fingers, trial
+        assert np.allclose(scores, want_scores), trial
