@@ -60,6 +60,11 @@ class Verdict:
     """The strongest agreeing score (for the audit; not what decides)."""
 
 
+def agrees(modality: str, score: float) -> bool:
+    """Whether one comparison this strong counts as evidence at all (:data:`AGREE_FMR`)."""
+    return calibration.survival(modality, score)[1] <= AGREE_FMR
+
+
 def verdict(evidence: Evidence, people: int) -> Verdict:
     estimate, upper = 1.0, 1.0
     agreeing_fingers = 0

@@ -10,9 +10,14 @@ thread that applies the watchlist's change log, so no search waits for it):
    unknown, meets all); the face embedding, when present, is compared by cosine
    similarity with every enrolled face of the same model in one matrix product.
    The few best of each become candidates.
-2. **Evidence and decision.** Every candidate's fingers are compared with the
-   probe's by the full minutiae matcher, and its face by cosine; each
-   candidate's evidence becomes a verdict (:mod:`central.decision`: the
+2. **Evidence and decision.** A candidate's fingers are compared with the probe's
+   by the full minutiae matcher, and its face by cosine: first the probe fingers
+   whose index search named the candidate, then the others, but only where
+   something already agrees (a finger or the face), since a finger alone can only
+   decide an outcome if it is strong, and a strong mate is what the index names. Its
+   cylinders are built on first contact, so this halves the search's largest cost
+   for strangers, whose nominating fingers do not agree. Each candidate's evidence
+   becomes a verdict (:mod:`central.decision`: the
    false-match rate of the whole search, from the impostor scores measured in
    :mod:`central.calibration`), and the strongest verdict is the answer:
    HIT, POSSIBLE MATCH or NO HIT, with the rate stated.
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from central import decision, fingerprint_index, gallery_kernel
+from central import calibration, decision, fingerprint_index, gallery_kernel
 from central import fingerprint_matcher as fpm
 from central.fingerprint_index import Candidate, Keyed, probe_keys
 from central.gallery import Gallery, View, prepared_views
@@ -157,10 +162,11 @@ class WatchlistMatcher:
         view = self.gallery.view
         probes = _probes(record)
         keyed = [(position, probe, probe_keys(probe)) for position, probe in probes]
-        nominated: set[int] = set()
-        for position, _probe, keys in keyed:
+        nominated: dict[int, set[int]] = {}
+        """Each nominated person, and which probes (by number) named them."""
+        for number, (position, _probe, keys) in enumerate(keyed):
             for found in _finger_candidates(view, keys, position):
-                nominated.add(view.finger_owner[found.finger])
+                nominated.setdefault(view.finger_owner[found.finger], set()).add(number)
         face_sims: dict[int, float] = {}
         probe_face = _probe_face(record)
         if probe_face is not None and view.face_count:
@@ -176,15 +182,15 @@ class WatchlistMatcher:
                     continue
                 face_sims[person] = float(sims[row])
                 if sims[row] >= FACE_SUGGESTS:
-                    nominated.add(person)
-        candidates = (nominated | set(face_sims)) - view.removed
+                    nominated[person] = set(range(len(probes)))
+        candidates = (set(nominated) | set(face_sims)) - view.removed
         verdicts: list[tuple[decision.Verdict, int, decision.Evidence]] = []
         for person in sorted(candidates):
             # A face candidate below FACE_SUGGESTS is judged on its face alone: matching its
             # fingers (cylinders built on first contact, about a millisecond each) would cost
             # more than all the rest of the search, for people the fingers did not point at.
             evidence = _evidence(
-                view, person, probes, probe_face, face_sims.get(person), person in nominated
+                view, person, probes, probe_face, face_sims.get(person), nominated.get(person)
             )
             verdicts.append((decision.verdict(evidence, view.people), person, evidence))
         best = decision.strongest([v for v, _p, _e in verdicts])
@@ -226,29 +232,14 @@ def _evidence(
     probes: list[tuple[int, fpm.Prepared]],
     probe_face: ProbeFace | None,
     face_similarity: float | None,
-    compare_fingers: bool = True,
+    nominators: set[int] | None,
 ) -> decision.Evidence:
-    """What the search has on ``person``; without ``compare_fingers`` the probe's fingers
-    count as compared (they were, through the index) and not agreeing."""
+    """What the search has on ``person``. ``nominators`` are the probes (by number) whose
+    index search named them; they are compared in full, the other probes only if
+    something then agrees. A probe not compared counts as compared (it was, through
+    the index) and not agreeing; without ``nominators`` (a person the face alone
+    brought) none is."""
     entry = view.persons[person]
-    scores = []
-    compared = 1
-    for position, probe in probes:
-        if not compare_fingers:
-            scores.append(0.0)
-            continue
-        best = 0.0
-        matched = [
-            number
-            for number in entry.fingers
-            if not position
-            or not view.finger_position[number]
-            or view.finger_position[number] == position
-        ]
-        compared = max(compared, len(matched))
-        for number in matched:
-            best = max(best, float(fpm.match(probe, view.matchable(number))[0]))
-        scores.append(best)
     if face_similarity is None and probe_face is not None and entry.face_row is not None:
         vector, inverse_norm = probe_face
         row = entry.face_row
@@ -257,6 +248,35 @@ def _evidence(
             * view.face_scale[row]
             * inverse_norm
         )
+    scores = [0.0] * len(probes)
+    compared = 1
+
+    def compare(number: int) -> float:
+        nonlocal compared
+        position, probe = probes[number]
+        matched = [
+            finger
+            for finger in entry.fingers
+            if not position
+            or not view.finger_position[finger]
+            or view.finger_position[finger] == position
+        ]
+        compared = max(compared, len(matched))
+        best = 0.0
+        for finger in matched:
+            best = max(best, float(fpm.match(probe, view.matchable(finger))[0]))
+        return best
+
+    if nominators:
+        for number in sorted(nominators):
+            scores[number] = compare(number)
+        others = [number for number in range(len(probes)) if number not in nominators]
+        if others and (
+            any(decision.agrees(calibration.FINGERPRINT, scores[n]) for n in nominators)
+            or (face_similarity is not None and decision.agrees(calibration.FACE, face_similarity))
+        ):
+            for number in others:
+                scores[number] = compare(number)
     return decision.Evidence(person, tuple(scores), face_similarity, compared)
 
 

@@ -379,3 +379,30 @@ def test_the_index_vote_is_what_its_plain_definition_says() -> None:
         )
         assert fingers.tolist() == want_fingers, trial
         assert np.allclose(scores, want_scores), trial
+
+
+def test_a_finger_the_index_did_not_name_is_compared_only_once_something_agrees() -> None:
+    """A candidate named by one probe finger: that finger is compared in full first; the
+    other (its cylinders built on first contact, the search's largest cost) only when
+    the first agrees. A stranger's nominating finger does not, so the other is never
+    built; a mate's does, so the mate's evidence holds both fingers."""
+    from central import calibration, decision
+    from central.gallery import Gallery
+    from central.matching import _evidence, _probes
+
+    gallery = Gallery()
+    gallery.apply(
+        [WatchlistEntry("WL-1", "red-notice", ((7, template(1, 0)), (2, template(2, 0, 2))))]
+    )
+    view = gallery.view
+    stranger = record((Finger(7, 60, template(9, 1)), Finger(2, 60, template(2, 3, 2))))
+    evidence = _evidence(view, 0, _probes(stranger), None, None, {0})
+    assert not decision.agrees(calibration.FINGERPRINT, evidence.fingers[0])
+    assert evidence.fingers[1] == 0.0
+    assert len(view.cylinders) == 1  # the second finger was never built
+
+    mate = record((Finger(7, 60, template(1, 2)), Finger(2, 60, template(2, 3, 2))))
+    evidence = _evidence(view, 0, _probes(mate), None, None, {0})
+    assert all(decision.agrees(calibration.FINGERPRINT, s) for s in evidence.fingers)
+    assert len(view.cylinders) == 2
+    assert decision.verdict(evidence, view.people).outcome == HIT
