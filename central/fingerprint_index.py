@@ -128,6 +128,13 @@ def keyed(p: Prepared) -> Keyed:
     return keys, angles
 
 
+def probed(p: Prepared) -> Keyed:
+    """A probe's keys, compiled (:func:`probe_keys` bit for bit, in a third of the time:
+    its sixteen numpy passes were half a millisecond of every two-finger check)."""
+    keys, angles = gallery_kernel.probe_keys(p.xy, p.angle)
+    return keys, angles
+
+
 class FingerprintIndex:
     """Every watchlist finger filed under its triplet keys, one shard per finger position.
 
@@ -172,7 +179,7 @@ class FingerprintIndex:
         ``position`` 0 (unknown) searches every finger; otherwise only fingers
         enrolled at that position or at 0.
         """
-        return self.search_keys(probe_keys(probe), position, limit)
+        return self.search_keys(probed(probe), position, limit)
 
     def search_keys(self, probe: Keyed, position: int = 0, limit: int = 10) -> list[Candidate]:
         """:meth:`search` with the probe's keys already made (several indexes share them)."""

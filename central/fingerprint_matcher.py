@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from central import cylinder_kernel
 from central import fingerprint_kernel as kernel
 from wire.iso19794_2 import Minutia
 
@@ -118,40 +119,42 @@ def cylinders(xy: FloatArray, angle: FloatArray) -> tuple[Words, Words]:
     if n == 0:
         empty = np.zeros((0, _WORDS), np.uint64)
         return empty, empty.copy()
-    cos, sin = np.cos(angle), np.sin(angle)
-    # Cell centres of every cylinder, turned to its minutia's direction: (n, NS*NS, 2).
-    cx = xy[:, 0:1] + cos[:, None] * _CELL_X - sin[:, None] * _CELL_Y
-    cy = xy[:, 1:2] + sin[:, None] * _CELL_X + cos[:, None] * _CELL_Y
-    values = kernel.cylinder_values(
-        xy, angle, cx, cy, _SECTIONS, SIGMA_S, SIGMA_D, MU_PSI, NS, _DELTA_S
-    )
-    valid_cells = kernel.cylinder_validity(
+    equations = _hull(xy)
+    return cylinder_kernel.cylinder_set(
         xy,
-        _in_hull(xy, cx, cy),
+        angle,
+        np.cos(angle),
+        np.sin(angle),
+        _CELL_X,
+        _CELL_Y,
+        np.zeros((0, 3)) if equations is None else equations,
+        equations is not None,
+        _SECTIONS,
+        SIGMA_S,
+        SIGMA_D,
+        MU_PSI,
+        NS,
+        _DELTA_S,
+        HULL_OFFSET,
         _IN_RADIUS,
         RADIUS + 3 * SIGMA_S,
         MIN_VALID_CELLS * float(_IN_RADIUS.sum()),
         MIN_NEIGHBOURS,
-        ND,
     )
-    return _pack(values), _pack(valid_cells)
 
 
-def _pack(bits: npt.NDArray[np.bool_]) -> Words:
-    return np.packbits(bits, axis=1).view(np.uint64).copy()
-
-
-def _in_hull(xy: FloatArray, cx: FloatArray, cy: FloatArray) -> npt.NDArray[np.bool_]:
-    """Cells inside the minutiae's convex hull grown by HULL_OFFSET."""
+def _hull(xy: FloatArray) -> FloatArray | None:
+    """Qhull's equations of the minutiae's convex hull (faces, 3: normal . p + offset <= 0
+    inside), or None where there is no area (fewer than three, or collinear): then a
+    cylinder's radius alone bounds its valid cells."""
     if xy.shape[0] < 3:
-        return np.ones(cx.shape, dtype=bool)
+        return None
     from scipy.spatial import ConvexHull, QhullError
 
     try:
-        equations = ConvexHull(xy).equations  # (faces, 3): normal . p + offset <= 0 inside
-    except QhullError:  # collinear minutiae: no area, keep the radius only
-        return np.ones(cx.shape, dtype=bool)
-    return kernel.inside_hull(xy, cx, cy, np.ascontiguousarray(equations), HULL_OFFSET, NS)
+        return np.ascontiguousarray(ConvexHull(xy).equations)
+    except QhullError:
+        return None
 
 
 class Gallery:

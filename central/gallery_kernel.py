@@ -126,6 +126,29 @@ def enrolled_keys(xy: Floats, angle: Floats) -> tuple[Ints, Bytes]:
     return keys, angles
 
 
+@njit(cache=True)
+def probe_keys(xy: Floats, angle: Floats) -> tuple[Ints, Bytes]:
+    """Sixteen keys per triplet (each of the four finer measures in its own bin or the
+    nearer neighbour bin; combination-major, as ``fingerprint_index.probe_keys``
+    documents them), and the central minutia's direction of each, in 1/256 turns."""
+    measures, centres = triplets(xy, angle)
+    t = centres.size
+    keys = np.empty(16 * t, np.int64)
+    angles = np.empty(16 * t, np.uint8)
+    q = np.empty(6, np.int64)
+    for combo in range(16):
+        for row in range(t):
+            for dim in range(6):
+                q[dim] = math.floor(measures[row, dim])
+                if dim < 4 and combo >> dim & 1:
+                    q[dim] += 1 if measures[row, dim] - q[dim] >= 0.5 else -1
+            keys[combo * t + row] = key(q[0], q[1], q[2], q[3], q[4], q[5])
+            angles[combo * t + row] = (
+                int(np.round((angle[centres[row]] % TWO_PI) * (256 / TWO_PI))) % 256
+            )
+    return keys, angles
+
+
 @njit(cache=True, inline="always")
 def key(q0: int, q1: int, q2: int, q3: int, q4: int, q5: int) -> int:
     c = min(q0, 31)

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from central import calibration, decision, fingerprint_index, gallery_kernel
 from central import fingerprint_matcher as fpm
-from central.fingerprint_index import Candidate, Keyed, probe_keys
+from central.fingerprint_index import Candidate, Keyed, probed
 from central.gallery import Gallery, View, prepared_views
 from central.watchlist import Watchlist
 from wire import face as face_wire
@@ -161,7 +161,7 @@ class WatchlistMatcher:
             self.refresh()
         view = self.gallery.view
         probes = _probes(record)
-        keyed = [(position, probe, probe_keys(probe)) for position, probe in probes]
+        keyed = [(position, probe, probed(probe)) for position, probe in probes]
         nominated: dict[int, set[int]] = {}
         """Each nominated person, and which probes (by number) named them."""
         for number, (position, _probe, keys) in enumerate(keyed):

@@ -406,3 +406,22 @@ def test_a_finger_the_index_did_not_name_is_compared_only_once_something_agrees(
     assert all(decision.agrees(calibration.FINGERPRINT, s) for s in evidence.fingers)
     assert len(view.cylinders) == 2
     assert decision.verdict(evidence, view.people).outcome == HIT
+
+
+def test_the_compiled_keys_are_the_documented_ones_bit_for_bit() -> None:
+    """The gallery files fingers under compiled keys and searches with compiled probe keys;
+    both must be exactly what the index's numpy definitions give, or mates stop meeting
+    (real extractor templates and synthetic ones, which have many near-boundary bins)."""
+    from central.fingerprint_index import enrolled_keys, keyed, probe_keys, probed
+    from central.gallery import prepared_views
+
+    rng = np.random.default_rng(3)
+    templates = [template(f, i) for f in (1, 2) for i in (0, 1)]
+    templates += [pop.template(pop.master_finger(p, 7), rng, 7) for p in range(30)]
+    for data in templates:
+        for _position, finger in prepared_views(data):
+            for compiled, defined in ((keyed, enrolled_keys), (probed, probe_keys)):
+                keys, angles = compiled(finger)
+                want_keys, want_angles = defined(finger)
+                assert np.array_equal(keys, want_keys)
+                assert np.array_equal(angles, want_angles)

@@ -226,6 +226,37 @@ def test_a_dead_instances_claim_is_taken_over(
     assert db.one("SELECT COUNT(*) FROM claims")[0] == 0  # type: ignore[index]
 
 
+def test_a_slow_instance_whose_claim_was_taken_over_sends_the_answer_that_stands(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance so slow that its claim went stale and was taken over answers second:
+    its own answer is not stored, and it sends the one that was (both send the same)."""
+    monkeypatch.setattr(ledger_module, "CLAIM_TIMEOUT_S", 0.3)
+    record_id = uuid7()
+    claimed = threading.Event()
+    results: dict[str, tuple[bytes, bool]] = {}
+
+    def slow() -> tuple[bytes, AuditEntry]:
+        claimed.set()
+        time.sleep(1.2)  # past the claim timeout: the other instance takes over
+        return b"answer from the slow one", AuditEntry("answered", "hh-0001")
+
+    def run_slow() -> None:
+        ledger = Ledger(Database(database_url))
+        results["slow"] = ledger.answer_once(record_id, "hh-0001", "host-a/1", slow)
+
+    thread = threading.Thread(target=run_slow)
+    thread.start()
+    assert claimed.wait(10)
+    results["quick"] = Ledger(Database(database_url)).answer_once(
+        record_id, "hh-0001", "host-b/1", lambda: (b"answer from the quick one", AuditEntry("a"))
+    )
+    thread.join()
+    assert results["quick"] == (b"answer from the quick one", True)
+    assert results["slow"] == (b"answer from the quick one", True)
+    assert Ledger(Database(database_url)).answer_for(record_id) == b"answer from the quick one"
+
+
 def test_answers_are_revised_forward_only_and_audited(database_url: str) -> None:
     ledger = Ledger(Database(database_url))
     rid = uuid7()

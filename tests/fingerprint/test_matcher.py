@@ -127,26 +127,44 @@ def _reference_cylinder_values(xy: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return np.asarray(values.reshape(n, -1))
 
 
+def _pack(bits: np.ndarray) -> np.ndarray:
+    return np.packbits(bits, axis=1).view(np.uint64)
+
+
 def test_the_compiled_cylinders_are_the_documented_formula() -> None:
     """Cylinder bits from the compiled loops equal the whole-array formula's on random
-    templates (sparse, dense, tiny, collinear), hull and radius validity included."""
-    from scipy.spatial import ConvexHull
+    templates (sparse, dense, tiny, collinear): values, and validity (inside the radius
+    and the grown hull, of a cylinder with enough such cells and neighbours)."""
+    from central import cylinder_kernel
 
     rng = np.random.default_rng(11)
     cases = [rng.uniform(0, 350, (n, 2)) for n in (1, 2, 5, 20, 35, 48)]
     cases.append(rng.uniform(100, 160, (30, 2)))  # dense: every cell has many neighbours
     cases.append(np.stack([np.linspace(0, 200, 8), np.linspace(0, 100, 8)], axis=1))
+    hulls = 0
     for xy in cases:
         angle = rng.uniform(-np.pi, np.pi, xy.shape[0])
-        bits, _ = fpm.cylinders(xy, angle)
-        assert (bits == fpm._pack(_reference_cylinder_values(xy, angle))).all()
+        bits, valid = fpm.cylinders(xy, angle)
+        assert (bits == _pack(_reference_cylinder_values(xy, angle))).all()
+        cos, sin = np.cos(angle), np.sin(angle)
+        cx = xy[:, 0:1] + cos[:, None] * fpm._CELL_X - sin[:, None] * fpm._CELL_Y
+        cy = xy[:, 1:2] + sin[:, None] * fpm._CELL_X + cos[:, None] * fpm._CELL_Y
+        inside = np.ones(cx.shape, bool)
         if xy.shape[0] >= 3 and np.linalg.matrix_rank(xy - xy.mean(axis=0)) == 2:
-            eq = ConvexHull(xy).equations
-            cos, sin = np.cos(angle), np.sin(angle)
-            cx = xy[:, 0:1] + cos[:, None] * fpm._CELL_X - sin[:, None] * fpm._CELL_Y
-            cy = xy[:, 1:2] + sin[:, None] * fpm._CELL_X + cos[:, None] * fpm._CELL_Y
+            eq = fpm._hull(xy)
+            assert eq is not None
             reach = cx[..., None] * eq[:, 0] + cy[..., None] * eq[:, 1] + eq[:, 2]
             inside = reach.max(axis=-1) <= fpm.HULL_OFFSET
-            assert (fpm._in_hull(xy, cx, cy) == inside).all()
+            compiled = cylinder_kernel.inside_hull(xy, cx, cy, eq, fpm.HULL_OFFSET, fpm.NS)
+            assert (compiled == inside).all()
             assert (~inside).any() and inside.any()
-    assert bits.any()
+            hulls += 1
+        cells = inside & fpm._IN_RADIUS
+        near = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        neighbours = (near <= fpm.RADIUS + 3 * fpm.SIGMA_S).sum(axis=1) - 1
+        usable = (cells.sum(axis=1) >= fpm.MIN_VALID_CELLS * fpm._IN_RADIUS.sum()) & (
+            neighbours >= fpm.MIN_NEIGHBOURS
+        )
+        expected = np.repeat(cells & usable[:, None], fpm.ND, axis=1)
+        assert (valid == _pack(expected)).all()
+    assert bits.any() and valid.any() and hulls >= 4
