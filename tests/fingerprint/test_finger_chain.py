@@ -133,7 +133,17 @@ def test_other_resolutions_are_resampled_to_500_ppi() -> None:
 
 @pytest.mark.parametrize(
     ("height", "width", "model"),
-    [(288, 256, "256x288"), (300, 300, "320x416"), (400, 300, "320x416"), (560, 296, "416x512")],
+    [
+        (288, 256, "256x288"),  # a family's own size may be filled to the edge
+        (300, 300, "320x320"),
+        (310, 300, "320x416"),  # 320x320 would leave less than PAD on a side
+        (364, 256, "320x416"),
+        (364, 328, "352x384"),
+        (400, 300, "320x416"),
+        (492, 260, "320x512"),
+        (478, 400, "416x512"),
+        (560, 296, "416x512"),  # larger than every model: the largest, cropped
+    ],
 )
 def test_the_smallest_model_that_holds_the_finger_is_chosen(
     height: int, width: int, model: str
