@@ -162,8 +162,7 @@ class WatchlistMatcher:
         view = self.gallery.view
         probes = _probes(record)
         keyed = [(position, probe, probed(probe)) for position, probe in probes]
-        nominated: dict[int, set[int]] = {}
-        """Each nominated person, and which probes (by number) named them."""
+        nominated: dict[int, set[int]] = {}  # person -> the probes (by number) that named them
         for number, (position, _probe, keys) in enumerate(keyed):
             for found in _finger_candidates(view, keys, position):
                 nominated.setdefault(view.finger_owner[found.finger], set()).add(number)
