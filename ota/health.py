@@ -90,4 +90,13 @@ def check_slot(
     if ok and done.returncode == 0:
         return HealthReport(True, "", checks)
     failing = sorted(name for name, value in checks.items() if not value.get("ok", False))
-    return HealthReport(False, f"failing: {', '.join(failing) or 'unknown'}", checks)
+    if failing:
+        return HealthReport(False, f"failing: {', '.join(failing)}", checks)
+    # Every check passed, yet the process failed (a crash while exiting, say): the exit
+    # status and the last line it wrote are all there is to go on, so say them.
+    tail = (done.stderr or "").strip().splitlines()[-1:] or ["nothing on stderr"]
+    return HealthReport(
+        False,
+        f"every check passed but the health check exited {done.returncode}: {tail[0][:200]}",
+        checks,
+    )
