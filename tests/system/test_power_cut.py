@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -53,12 +54,24 @@ def test_sigkill_at_random_moments_loses_nothing(system: System) -> None:
     system.ca.issue(device_id, layout.device_dir(device_id) / "tls")
     rng = random.Random(20261122)
     queued: set[str] = set()
-    for _ in range(RUNS):
+    for run in range(RUNS):
         proc = spawn(system, device_id)
-        time.sleep(rng.uniform(0.8, 2.5))  # start-up is ~0.7 s; kill anywhere after
+        assert proc.stdout is not None
+        first = ""
+        if run % 4:
+            # Kill while checks are being made: from the first one queued (start-up takes
+            # 0.7 s on a quiet machine and several on a loaded one, so a fixed delay from
+            # the spawn once killed most runs before they had made any).
+            watchdog = threading.Timer(60, proc.kill)
+            watchdog.start()
+            first = proc.stdout.readline()
+            watchdog.cancel()
+            time.sleep(rng.uniform(0.0, 1.7))
+        else:
+            time.sleep(rng.uniform(0.0, 1.5))  # and sometimes during start-up
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
-        queued |= {line[2:] for line in out.splitlines() if line.startswith("Q ")}
+        queued |= {line[2:] for line in (first + out).splitlines() if line.startswith("Q ")}
     assert len(queued) >= RUNS // 2  # the kills landed while checks were being made
     drain = spawn(system, device_id, "--drain")
     out, _ = drain.communicate(timeout=180)
