@@ -20,12 +20,13 @@ bit-based variant, vectorised with numpy:
    grows with the smaller template, 4 to 12), so a handful of chance
    agreements cannot score high.
 
-The heavy loops run in :mod:`central.fingerprint_kernel`, compiled with numba:
-step 1's cell values and hull test (as whole-array numpy they were 5-8 ms a
-template of 35-48 minutiae, compiled and visiting only the cells each neighbour
-reaches 0.3-0.5 ms, to the same bits), and steps
-2 and 3 (as array operations a comparison was some 70 numpy calls and 250 µs,
-compiled it is 25-65 µs for templates of 20-40 minutiae). The same kernel
+The heavy loops are compiled with numba: step 1's cylinders in
+:mod:`central.cylinder_kernel`, one call a template (as whole-array numpy they were
+5-8 ms a template of 35-48 minutiae, compiled and visiting only the cells each
+neighbour reaches about 0.45 ms, to the same bits), and steps 2 and 3 in
+:mod:`central.fingerprint_kernel` (as array operations a comparison was some 70
+numpy calls and 250 µs, compiled it is 25-65 µs for templates of 20-40
+minutiae). The same kernel
 serves 1:1 and 1:N: :class:`Gallery` stores templates end to end and compares
 a probe with all of them in one call.
 Scores (0..1) map to an estimated false-match rate through

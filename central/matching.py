@@ -186,7 +186,7 @@ class WatchlistMatcher:
         verdicts: list[tuple[decision.Verdict, int, decision.Evidence]] = []
         for person in sorted(candidates):
             # A face candidate below FACE_SUGGESTS is judged on its face alone: matching its
-            # fingers (cylinders built on first contact, about a millisecond each) would cost
+            # fingers (cylinders built on first contact, about half a millisecond each) would cost
             # more than all the rest of the search, for people the fingers did not point at.
             evidence = _evidence(
                 view, person, probes, probe_face, face_sims.get(person), nominated.get(person)
