@@ -58,6 +58,13 @@ def register(areas: Any) -> None:
         "--load", type=int, default=0, help="busy processes beside the tests (default 0)"
     )
     soak.add_argument(
+        "--out",
+        type=Path,
+        default=Path("soak-failures"),
+        help="where each failed run's pytest output and JUnit XML are kept "
+        "(default: soak-failures, created only when a run fails)",
+    )
+    soak.add_argument(
         "selection",
         nargs="*",
         default=["tests/system"],
@@ -113,8 +120,11 @@ def cmd_soak(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.load < 0:
         print("hotspot hil soak: --runs must be at least 1 and --load at least 0", file=sys.stderr)
         return 2
-    tally = soak.soak(args.selection, args.runs, args.load, sys.stdout)
+    tally = soak.soak(args.selection, args.runs, args.load, sys.stdout, keep=args.out)
     soak.print_tally(tally, sys.stdout)
+    if tally.failed_runs:
+        runs = ", ".join(str(run) for run in tally.failed_runs)
+        print(f"The output of failed run(s) {runs} is kept in {args.out}/", file=sys.stdout)
     return 1 if tally.failed else 0
 
 

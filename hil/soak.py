@@ -7,11 +7,17 @@ beside CPU hogs that make the machine as loaded as a busy CI host, reads each
 run's JUnit XML, and prints every test that failed at least once with its
 count and the first line of its first failure. The exit status is 1 when any
 test failed, so it can gate a merge.
+
+A failure that shows once in twenty runs may not show again for a day, so the
+whole pytest output and JUnit XML of every failed run are kept (in ``--out``),
+not just the first line: the traceback and the captured logs are often all
+there is to find the cause with.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +32,7 @@ from typing import TextIO
 @dataclass
 class Tally:
     runs: int = 0
+    failed_runs: list[int] = field(default_factory=list)
     passed: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     first_failure: dict[str, str] = field(default_factory=dict)
@@ -57,8 +64,12 @@ def soak(
     load: int,
     out: TextIO,
     workdir: Path | None = None,
+    keep: Path | None = None,
 ) -> Tally:
-    """Run ``pytest SELECTION`` ``runs`` times beside ``load`` busy processes."""
+    """Run ``pytest SELECTION`` ``runs`` times beside ``load`` busy processes.
+
+    The output and JUnit XML of each run that failed go to ``keep`` (created when
+    the first run fails) as ``run-N.log`` and ``run-N.xml``."""
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="hotspot-soak-", dir=workdir) as tmp:
         for run in range(1, runs + 1):
@@ -93,7 +104,14 @@ def soak(
             if not report.exists():
                 tail = (result.stdout + result.stderr)[-800:]
                 raise RuntimeError(f"pytest wrote no report (exit {result.returncode}): {tail}")
+            before = sum(tally.failed.values())
             tally.add(report)
+            if sum(tally.failed.values()) > before or result.returncode != 0:
+                tally.failed_runs.append(run)
+                if keep is not None:
+                    keep.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(report, keep / f"run-{run}.xml")
+                    (keep / f"run-{run}.log").write_text(result.stdout + result.stderr)
             failures = sum(tally.failed.values())
             print(
                 f"run {run}/{runs}: exit {result.returncode} in {time.monotonic() - started:.0f} s"

@@ -10,7 +10,9 @@ an import error, a crash, a hang past the deadline, garbage on stdout.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 DEADLINE_S = 120.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ def check_slot(
     python: str = sys.executable,
 ) -> HealthReport:
     slot_dir = slot_dir.resolve()
-    command = [python, "-m", "hotspot", "hal", "health", "--json", *args]
+    # faulthandler: should the check die of a signal (a native library crashing on the
+    # way out, say), its Python stacks land on stderr, which a failed check logs whole.
+    command = [python, "-X", "faulthandler", "-m", "hotspot", "hal", "health", "--json", *args]
     try:
         done = subprocess.run(
             command,
@@ -80,13 +86,22 @@ def check_slot(
         )
     except subprocess.TimeoutExpired:
         return HealthReport(False, f"no health answer within {deadline_s:.0f} s")
+    if done.returncode != 0 and done.stderr.strip():
+        # The verdict below keeps one line; the journal keeps the rest for whoever
+        # has to find out why a release was rolled back.
+        log.warning(
+            "health check of %s %s; its stderr:\n%s",
+            slot_dir.name,
+            _ending(done.returncode),
+            done.stderr.strip()[-4000:],
+        )
     try:
         body = json.loads(done.stdout)
         checks = dict(body["checks"])
         ok = bool(body["ok"])
     except (ValueError, KeyError, TypeError):
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return HealthReport(False, f"health check exited {done.returncode}: {tail[0][:200]}")
+        return HealthReport(False, f"health check {_ending(done.returncode)}: {tail[0][:200]}")
     if ok and done.returncode == 0:
         return HealthReport(True, "", checks)
     failing = sorted(name for name, value in checks.items() if not value.get("ok", False))
@@ -97,6 +112,16 @@ def check_slot(
     tail = (done.stderr or "").strip().splitlines()[-1:] or ["nothing on stderr"]
     return HealthReport(
         False,
-        f"every check passed but the health check exited {done.returncode}: {tail[0][:200]}",
+        f"every check passed but the health check {_ending(done.returncode)}: {tail[0][:200]}",
         checks,
     )
+
+
+def _ending(returncode: int) -> str:
+    """How a process ended, as a person reads it: "exited 3", "died of SIGSEGV"."""
+    if returncode < 0:
+        try:
+            return f"died of {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"died of signal {-returncode}"
+    return f"exited {returncode}"

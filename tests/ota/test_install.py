@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -243,19 +244,25 @@ def test_the_health_check_runs_the_slots_code_from_a_relative_root(
     assert report.ok and "the-slot" in report.checks, report
 
 
-def test_a_health_check_that_passes_but_exits_badly_says_how_it_ended(tmp_path: Path) -> None:
+def test_a_health_check_that_passes_but_exits_badly_says_how_it_ended(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A release whose checks all pass but whose process then fails (a crash while exiting)
-    is not healthy, and the reason gives the exit status and the last line on stderr, not
-    "failing: unknown" (what a soak of the system tests once showed, with nothing to go on)."""
+    is not healthy, and the reason gives how it ended and the last line on stderr, not
+    "failing: unknown" (what a soak of the system tests once showed, with nothing to go on).
+    The journal gets the whole stderr, with the Python stacks of a crash."""
     app = tmp_path / "slot" / "app" / "hotspot"
     app.mkdir(parents=True)
     (app / "__init__.py").write_text("")
     (app / "__main__.py").write_text(
-        "import json, sys\n"
-        'print(json.dumps({"ok": True, "checks": {"models": {"ok": True}}}))\n'
-        'print("Fatal Python error: at exit", file=sys.stderr)\n'
-        "sys.exit(134)\n"
+        "import json, os, sys\n"
+        'print(json.dumps({"ok": True, "checks": {"models": {"ok": True}}}), flush=True)\n'
+        "def on_the_way_out():\n"
+        "    os.abort()\n"
+        "on_the_way_out()\n"
     )
-    report = health.check_slot(tmp_path / "slot", [], 60)
+    with caplog.at_level(logging.WARNING, logger="ota.health"):
+        report = health.check_slot(tmp_path / "slot", [], 60)
     assert not report.ok
-    assert "exited 134" in report.reason and "Fatal Python error" in report.reason, report
+    assert "every check passed" in report.reason and "died of SIGABRT" in report.reason, report
+    assert "on_the_way_out" in caplog.text, caplog.text

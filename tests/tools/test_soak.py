@@ -29,8 +29,17 @@ def test_a_test_that_fails_in_some_runs_is_counted(tmp_path: Path) -> None:
     suite.mkdir()
     (suite / "test_flaky.py").write_text(FLAKY)
     out = io.StringIO()
-    tally = soak([str(suite)], runs=4, load=1, out=out)
+    tally = soak([str(suite)], runs=4, load=1, out=out, keep=tmp_path / "kept")
     assert tally.runs == 4
+    assert tally.failed_runs == [1, 3]
+    # The failed runs' whole output is kept, traceback included; the passing ones are not.
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == [
+        "run-1.log",
+        "run-1.xml",
+        "run-3.log",
+        "run-3.xml",
+    ]
+    assert "AssertionError: an even run" in (tmp_path / "kept" / "run-3.log").read_text()
     flaky = next(name for name in tally.failed if name.endswith("test_fails_every_other_run"))
     assert tally.failed[flaky] == 2
     assert not any(name.endswith("test_always_passes") for name in tally.failed)
