@@ -18,7 +18,7 @@ thread, match µs per pair, 1:N comparisons per second and rank-1 identification
 1:N path and exhaustively), template bytes, and the
 error-versus-discard curve (FNMR at FMR 1 % after discarding the
 lowest-quality x % of genuine pairs) of our quality beside NFIQ 2's, both on
-our scores.
+our scores, set by set and leaving one set out (``bench.quality_loso``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from bench import metrics
+from bench import metrics, quality_loso
 from bench.fingerprint_systems import BenchError, Grey, OneToMany, System, Template
 
 FVC_PPI = {"2002/DB2_B": 569, "2004/DB3_B": 512}
@@ -219,12 +219,14 @@ def run(
     distractors: int = 20_000,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"overall": {}, "sets": {}}
+    qualities_by_set: list[quality_loso.SetQualities] = []
     for label, folder in discover(root):
         samples = load(folder)
         resolution = ppi_of(label, ppi)
         per_set: dict[str, Any] = {}
         qualities: dict[str, npt.NDArray[np.float64]] = {}
         hotspot_scores = None
+        hotspot_measures: list[dict[str, float]] = []
         for system in systems:
 
             def tick(done: int, total: int, stage: str = f"{label} {system.name}") -> None:
@@ -237,19 +239,34 @@ def run(
             qualities[system.name] = np.array([t.quality for t in templates])
             if system.name == "hotspot":
                 hotspot_scores = scores
-        if hotspot_scores is not None and "nbis" in qualities:
-            # NFIQ 2 ranking our own comparisons: the fair test of our quality score.
+                hotspot_measures = [t.measures or {} for t in templates]
+        if hotspot_scores is not None:
             i, j = _pairs(samples, max_impostors)
             fingers = np.array([s.finger for s in samples])
             same = fingers[i] == fingers[j]
-            nfiq2 = qualities["nbis"]
-            per_set["hotspot"]["edc_nfiq2"] = metrics.edc(
-                hotspot_scores[same],
-                np.minimum(nfiq2[i[same]], nfiq2[j[same]]),
-                hotspot_scores[~same],
+            nfiq2 = qualities.get("nbis")
+            if nfiq2 is not None:
+                # NFIQ 2 ranking our own comparisons: the fair test of our quality score.
+                per_set["hotspot"]["edc_nfiq2"] = metrics.edc(
+                    hotspot_scores[same],
+                    np.minimum(nfiq2[i[same]], nfiq2[j[same]]),
+                    hotspot_scores[~same],
+                )
+            qualities_by_set.append(
+                quality_loso.SetQualities(
+                    label,
+                    hotspot_scores[same],
+                    hotspot_scores[~same],
+                    i[same],
+                    j[same],
+                    hotspot_measures,
+                    nfiq2,
+                )
             )
         result["sets"][label] = per_set
     result["overall"] = _average(result["sets"])
+    if len(qualities_by_set) >= 2:
+        result["leave_one_set_out"] = quality_loso.leave_one_out(qualities_by_set)
     return result
 
 
@@ -310,6 +327,8 @@ def report(result: dict[str, Any]) -> str:
                 curve = "  ".join(f"{float(k):.0%}: {v:.2%}" for k, v in ours[key].items())
                 lines.append(f"  error vs discard, {title:<12} {curve}")
         lines.append("")
+    if "leave_one_set_out" in result:
+        lines.append(quality_loso.report(result["leave_one_set_out"]))
     return "\n".join(lines)
 
 

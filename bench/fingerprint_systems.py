@@ -39,6 +39,8 @@ class Template:
     size: int
     """Bytes of the template as it would be stored or sent."""
     ms: float
+    measures: dict[str, float] | None = None
+    """Our chain's quality measures (None for peers): the leave-one-set-out report needs them."""
 
 
 class System(Protocol):
@@ -90,7 +92,14 @@ class Hotspot:
         view = MinutiaeRecord.decode(encoded).views[0]
         prepared = self.fpm.prepare(view.minutiae)
         prepared.bits  # noqa: B018 - the cylinders: enrolment work, timed by neither figure
-        return Template(prepared, result.quality.score, len(view.minutiae), len(encoded), ms)
+        return Template(
+            prepared,
+            result.quality.score,
+            len(view.minutiae),
+            len(encoded),
+            ms,
+            dict(result.quality.measures),
+        )
 
     def compare(self, a: Any, b: Any) -> float:
         return float(self.fpm.match(a, b)[0])

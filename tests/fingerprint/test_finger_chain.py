@@ -75,6 +75,48 @@ def test_quality_falls_and_says_why_for_degraded_captures() -> None:
     assert (analyzer().analyse(partial).quality.blocks[:, 8:] == 0).all()
 
 
+@pytest.mark.parametrize("finger", [0, 2, 5])
+def test_quality_falls_with_pressure_faults(finger: int) -> None:
+    """Pressed too hard (or wet), the valleys close and ridges merge; too dry or too light a
+    touch, the ridges thin and break. Neither changes the print's contrast or area, so the
+    score sees them through the ridges' clarity; the earlier score, built on LEADER's
+    reliabilities, barely moved (72 to 68 for a pressed print)."""
+    image = impression(finger, 0, difficulty=0.0)
+    clean = analyzer().analyse(image).quality
+    pressed = analyzer().analyse(ndimage.grey_erosion(image, size=5)).quality
+    dry = analyzer().analyse(ndimage.grey_dilation(image, size=5)).quality
+    assert pressed.score < clean.score - 15, (clean.score, pressed.score)
+    assert dry.score < clean.score - 15, (clean.score, dry.score)
+    assert pressed.measures["clear_share"] < clean.measures["clear_share"] - 0.15
+
+
+def test_local_clarity_is_high_on_clean_ridges_and_one_half_on_noise() -> None:
+    """Clarity compares each pixel with its block's wave across the ridges: clean ridges at any
+    angle or contrast agree with it, noise only by chance."""
+    ys, xs = np.mgrid[0:256, 0:256]
+    rng = np.random.default_rng(7)
+    for angle in (0.0, 0.5, 1.2, 2.6):
+        for amplitude in (10.0, 80.0):
+            across = xs * np.cos(angle) + ys * np.sin(angle)
+            wave = 128 + amplitude * np.sin(2 * np.pi * across / 9)
+            blocks = _blocks(np.clip(wave, 0, 255).astype(np.uint8))
+            assert np.median(blocks.clarity) > 0.9, (angle, amplitude)
+    noise = _blocks(np.clip(rng.normal(128, 40, (256, 256)), 0, 255).astype(np.uint8))
+    # A little above one half: with about ten pixels a bin, a bin's own mean leans its way.
+    assert 0.45 < np.median(noise.clarity) < 0.65
+    # Broken ridges (a dry finger): a third of each ridge lifted to the valleys' grey.
+    wave = 128 + 60 * np.sin(2 * np.pi * xs / 9)
+    broken = np.where((rng.random((256, 256)) < 0.33) & (wave < 128), 188, wave)
+    assert np.median(_blocks(broken.astype(np.uint8)).clarity) < 0.8
+
+
+def _blocks(image: np.ndarray):  # type: ignore[no-untyped-def]
+    bands = BandAccumulator(image.shape[1], image.shape[0], 500)
+    for index, row in enumerate(image):
+        bands.feed(index, row)
+    return bands.finish()[1]
+
+
 def test_a_faint_print_still_gives_its_minutiae_and_is_called_too_light() -> None:
     # A dry finger or a light touch: ridges at an eighth of the contrast, all still visible.
     image = impression(2, 0, difficulty=0.0)

@@ -9,7 +9,15 @@ about one and a half ridge periods).
 Per block: mean grey, contrast (standard deviation), the ridge orientation and
 its coherence from the gradient structure tensor (Bazen and Gerez 2002), and
 the share of ridge pixels (darker than the block's mid-grey), which tells dry
-thin ridges from wet merged ones.
+thin ridges from wet merged ones, and the local clarity of the ridges.
+
+Local clarity is the idea behind NFIQ 2's strongest feature (LCS, after Chen,
+Dass and Jain 2005): across the ridges a clean block is a one-dimensional wave,
+so each pixel's grey should say, against the block's trend, whether it lies on a
+ridge or in a valley of that wave. Clarity is the share of pixels that agree,
+averaged over ridges and valleys: 1 for clean ridges, 0.5 for noise. Dry
+(broken) ridges, pressed (merged) ones, scars and smudges lower it; faint but
+clean ridges do not, which is what contrast is for.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ class Blocks:
     """0 (no dominant direction) .. 1 (parallel ridges)."""
     ridge_share: Floats
     """Fraction of the block's pixels darker than its mid-grey."""
+    clarity: Floats
+    """Local clarity, 0.5 (noise) .. 1 (clean ridges): see the module's docstring."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -99,8 +109,14 @@ class BandAccumulator:
         self.size = block_size(ppi)
         self.pixels = np.zeros((height, width), np.uint8)
         rows, cols = height // self.size, width // self.size
-        self._measures = np.zeros((5, rows, cols), np.float32)
+        self._measures = np.zeros((6, rows, cols), np.float32)
         self._received = 0
+        # Each pixel's offset from its block's centre, x to the right and y up (the
+        # orientation's convention), in the pixel order of ``per_block`` below.
+        centre = (self.size - 1) / 2
+        ys, xs = np.mgrid[0 : self.size, 0 : self.size]
+        self._dx = (xs - centre).ravel().astype(np.float32)
+        self._dy = (centre - ys).ravel().astype(np.float32)
 
     @property
     def complete(self) -> bool:
@@ -127,7 +143,7 @@ class BandAccumulator:
                 f"the image stopped at row {self._received} of {self.height}: re-take the capture"
             )
         m = self._measures
-        return self.pixels, Blocks(self.size, m[0], m[1], m[2], m[3], m[4])
+        return self.pixels, Blocks(self.size, m[0], m[1], m[2], m[3], m[4], m[5])
 
     def _measure(self, band: int) -> None:
         s = self.size
@@ -155,3 +171,34 @@ class BandAccumulator:
         out[2] = np.mod(-(0.5 * np.arctan2(2 * gxy, gxx - gyy) + np.pi / 2), np.pi)
         out[3] = np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / (gxx + gyy + 1e-6)
         out[4] = (grey < mid[:, None]).mean(axis=1)
+        out[5] = self._clarity(grey, out[2])
+
+    def _clarity(self, grey: Floats, orientation: Floats) -> Floats:
+        """Local clarity of each block of a band (``grey``: blocks x pixels)."""
+        cols = grey.shape[0]
+        # The pixel's position across the ridges (along the gradient), binned at 1 px:
+        # the bins' mean greys are the block's wave.
+        across = -np.sin(orientation)[:, None] * self._dx + np.cos(orientation)[:, None] * self._dy
+        bins = int(np.ceil(1.5 * self.size)) + 2
+        where = np.clip(np.floor(across + bins / 2).astype(np.intp), 0, bins - 1)
+        flat = (where + bins * np.arange(cols)[:, None]).ravel()
+        count = np.bincount(flat, minlength=bins * cols).reshape(cols, bins)
+        total = np.bincount(flat, weights=grey.ravel(), minlength=bins * cols).reshape(cols, bins)
+        wave = total / np.maximum(count, 1)
+        # The trend (uneven pressure or lighting across the block) is a least-squares line
+        # of grey against position; ridge bins lie below it, valley bins above.
+        mean_at = across.mean(axis=1, keepdims=True)
+        mean_grey = grey.mean(axis=1, keepdims=True)
+        spread = across - mean_at
+        slope = (spread * (grey - mean_grey)).sum(axis=1, keepdims=True) / (
+            (spread**2).sum(axis=1, keepdims=True) + 1e-6
+        )
+        centres = np.arange(bins, dtype=np.float32)[None, :] - bins / 2 + 0.5
+        ridge_bin = (wave < mean_grey + slope * (centres - mean_at)) & (count > 0)
+        on_ridge = np.take_along_axis(ridge_bin, where, axis=1)
+        dark = grey < mean_grey + slope * spread
+        ridges = np.maximum(on_ridge.sum(axis=1), 1)
+        valleys = np.maximum((~on_ridge).sum(axis=1), 1)
+        light_on_ridge = (on_ridge & ~dark).sum(axis=1) / ridges
+        dark_in_valley = (~on_ridge & dark).sum(axis=1) / valleys
+        return np.asarray(1.0 - 0.5 * (light_on_ridge + dark_in_valley), np.float32)
