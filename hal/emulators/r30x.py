@@ -62,6 +62,11 @@ def _default_source() -> ImageSource:
     return PhantomFingerSource(fingers=4, seed=1).prepare().next_image
 
 
+WARM_JOIN_S = 30.0
+"""How long ``stop`` waits for the default print to finish growing (a few hundred ms on a
+quiet machine)."""
+
+
 class R30xEmulator(PtyServer):
     """A fingerprint module served on a pseudo-terminal."""
 
@@ -107,6 +112,14 @@ class R30xEmulator(PtyServer):
             self._warm.start()
         super().start()
         return self
+
+    def stop(self) -> None:
+        """Stop serving, and wait for the warm-up too: a thread still growing a print in numpy
+        while the interpreter shuts down is the kind that can crash a process on its way out
+        (a health check that passed, then died, would roll a good release back)."""
+        super().stop()
+        if self._warm is not None:
+            self._warm.join(timeout=WARM_JOIN_S)
 
     def _prepare_default(self) -> None:
         source = _default_source()

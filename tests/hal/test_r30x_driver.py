@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -58,6 +59,15 @@ def test_default_source_serves_a_fingerprint_without_setup() -> None:
         port.close()
         emu.stop()
     assert pixels.std() > 30  # ridges, not a blank frame
+
+
+def test_stop_leaves_no_thread_behind_even_while_the_print_grows() -> None:
+    """A process that stops its emulator and exits must not leave the warm-up computing in
+    numpy during interpreter shutdown (a crash there fails a health check that passed)."""
+    before = set(threading.enumerate())
+    emu = R30xEmulator().start()
+    emu.stop()  # at once: the default print is still growing
+    assert [t for t in threading.enumerate() if t not in before] == []
 
 
 def test_rows_arrive_before_the_last_byte() -> None:
