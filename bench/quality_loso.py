@@ -65,6 +65,11 @@ def curve(one: SetQualities, scores: Scores) -> dict[str, float]:
     return metrics.edc(one.genuine, pair_quality, one.impostor)
 
 
+def _at_least_as_low(mine: dict[str, float], theirs: dict[str, float]) -> int:
+    """How many discard fractions (0 % aside) leave ``mine`` no higher than ``theirs``."""
+    return sum(mine[k] <= theirs[k] + 1e-12 for k in mine if float(k) > 0)
+
+
 def _merit(sets: list[SetQualities], midpoint: float) -> tuple[int, float, float]:
     """Larger is better: fractions at least as low as NFIQ 2's, minus mean error, midpoint."""
     wins, errors = 0, []
@@ -72,8 +77,7 @@ def _merit(sets: list[SetQualities], midpoint: float) -> tuple[int, float, float
         mine = curve(one, ours(one.measures, midpoint))
         errors += [v for k, v in mine.items() if float(k) > 0]
         if one.nfiq2 is not None:
-            theirs = curve(one, one.nfiq2)
-            wins += sum(mine[k] <= theirs[k] + 1e-12 for k in mine if float(k) > 0)
+            wins += _at_least_as_low(mine, curve(one, one.nfiq2))
     return wins, -float(np.mean(errors)), midpoint
 
 
@@ -89,9 +93,7 @@ def leave_one_out(sets: list[SetQualities]) -> dict[str, dict[str, Any]]:
         }
         if one.nfiq2 is not None:
             row["edc_nfiq2"] = curve(one, one.nfiq2)
-            row["fractions_at_least_as_good"] = sum(
-                row["edc"][k] <= row["edc_nfiq2"][k] + 1e-12 for k in row["edc"] if float(k) > 0
-            )
+            row["fractions_at_least_as_good"] = _at_least_as_low(row["edc"], row["edc_nfiq2"])
         out[one.label] = row
     return out
 

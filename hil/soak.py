@@ -37,8 +37,10 @@ class Tally:
     failed: Counter[str] = field(default_factory=Counter)
     first_failure: dict[str, str] = field(default_factory=dict)
 
-    def add(self, junit_xml: Path) -> None:
+    def add(self, junit_xml: Path) -> int:
+        """Count one run's results; return how many of its tests failed."""
         self.runs += 1
+        failed = 0
         for case in ET.parse(junit_xml).getroot().iter("testcase"):
             name = f"{case.get('classname', '')}::{case.get('name', '')}"
             problem = case.find("failure")
@@ -49,8 +51,10 @@ class Tally:
                     self.passed[name] += 1
                 continue
             self.failed[name] += 1
+            failed += 1
             message = (problem.get("message") or problem.text or "").strip().splitlines()
             self.first_failure.setdefault(name, message[0][:160] if message else "")
+        return failed
 
 
 def _hog(stop_at: float) -> None:
@@ -104,9 +108,7 @@ def soak(
             if not report.exists():
                 tail = (result.stdout + result.stderr)[-800:]
                 raise RuntimeError(f"pytest wrote no report (exit {result.returncode}): {tail}")
-            before = sum(tally.failed.values())
-            tally.add(report)
-            if sum(tally.failed.values()) > before or result.returncode != 0:
+            if tally.add(report) or result.returncode != 0:
                 tally.failed_runs.append(run)
                 if keep is not None:
                     keep.mkdir(parents=True, exist_ok=True)
