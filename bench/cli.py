@@ -135,6 +135,37 @@ def register(areas: Any) -> None:
     finger.add_argument("--json", action="store_true", help="print one JSON object")
     finger.set_defaults(handler=_fingerprint)
 
+    arm = kinds.add_parser(
+        "aarch64",
+        help="the fingerprint chain under an emulated handheld CPU (QEMU): the same minutiae "
+        "and quality as on this machine?",
+    )
+    arm.add_argument(
+        "--core",
+        action="append",
+        choices=("cortex-a72", "cortex-a76"),
+        help="core to emulate: cortex-a72 (Raspberry Pi 4), cortex-a76 (Pi 5); repeat for "
+        "both (default: both)",
+    )
+    arm.add_argument(
+        "--data", type=Path, help="FVC-style sets (YEAR/DBn_B/FFF_I.tif) to add to the phantoms"
+    )
+    arm.add_argument(
+        "--fingers",
+        type=int,
+        default=3,
+        help="fingers a set whose first impression is run (default 3; about 30 s an image "
+        "and core under emulation)",
+    )
+    arm.add_argument(
+        "--root",
+        type=Path,
+        default=Path("build/aarch64"),
+        help="where the arm64 Python and wheels are fetched, once (default build/aarch64)",
+    )
+    arm.add_argument("--json", action="store_true", help="print one JSON object")
+    arm.set_defaults(handler=_aarch64)
+
 
 def _face(args: argparse.Namespace) -> int:
     import json
@@ -201,6 +232,26 @@ def _fingerprint(args: argparse.Namespace) -> int:
         print(f"hotspot bench fingerprint: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result) if args.json else fingerprint.report(result))
+    return 0
+
+
+def _aarch64(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from bench import aarch64
+    from bench.fingerprint_systems import BenchError
+
+    def say(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    try:
+        cores = args.core or list(aarch64.CORES)
+        result = aarch64.run(cores, args.data, args.fingers, args.root, say)
+    except BenchError as exc:
+        print(f"hotspot bench aarch64: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else aarch64.report_text(result))
     return 0
 
 
