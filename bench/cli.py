@@ -137,8 +137,8 @@ def register(areas: Any) -> None:
 
     arm = kinds.add_parser(
         "aarch64",
-        help="the fingerprint chain under an emulated handheld CPU (QEMU): the same minutiae "
-        "and quality as on this machine?",
+        help="the biometric chains under an emulated handheld CPU (QEMU): the same minutiae, "
+        "faces and scores as on this machine?",
     )
     arm.add_argument(
         "--core",
@@ -148,14 +148,17 @@ def register(areas: Any) -> None:
         "both (default: both)",
     )
     arm.add_argument(
-        "--data", type=Path, help="FVC-style sets (YEAR/DBn_B/FFF_I.tif) to add to the phantoms"
+        "--fvc", type=Path, help="FVC-style sets (YEAR/DBn_B/FFF_I.tif) to add to the phantoms"
     )
     arm.add_argument(
-        "--fingers",
+        "--faces", type=Path, help="an identity-folder face set to add to the phantoms"
+    )
+    arm.add_argument(
+        "--per-set",
         type=int,
         default=3,
-        help="fingers a set whose first impression is run (default 3; about 30 s an image "
-        "and core under emulation)",
+        help="fingers or people a set whose first image is run (default 3; seconds to a "
+        "minute an image and core under emulation)",
     )
     arm.add_argument(
         "--root",
@@ -247,7 +250,7 @@ def _aarch64(args: argparse.Namespace) -> int:
 
     try:
         cores = args.core or list(aarch64.CORES)
-        result = aarch64.run(cores, args.data, args.fingers, args.root, say)
+        result = aarch64.run(cores, args.fvc, args.faces, args.per_set, args.root, say)
     except BenchError as exc:
         print(f"hotspot bench aarch64: {exc}", file=sys.stderr)
         return 1
