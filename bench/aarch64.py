@@ -1,13 +1,13 @@
-"""The fingerprint chain on the handheld's CPU: does it find what it finds here?
+"""The biometric chains on the handheld's CPU: do they find what they find here?
 
 Every accuracy figure in this repository is measured on x86, but the handheld runs LiteRT's
 aarch64 build, whose XNNPACK picks other kernels (NEON; int8 dot products on a Cortex-A76,
 none on a Cortex-A72), and rounds differently. No ARM machine is available to this work, so
-``hotspot bench aarch64`` runs the chain under QEMU's user-mode emulation of the chosen core:
-Debian's arm64 Python 3.11 and the aarch64 wheels of the same numpy, SciPy, Pillow and LiteRT
-versions as this machine's, on the same images, and compares the minutiae and quality scores
-with a native run. QEMU executes ARM's instructions with their exact semantics but not at
-their speed, so emulated times mean nothing and none is reported.
+``hotspot bench aarch64`` runs the fingerprint and face chains (``aarch64_worker``) under
+QEMU's user-mode emulation of the chosen core (``aarch64_system``) and natively on the same
+images, and compares minutiae, face boxes, embeddings, comparison scores and quality. QEMU
+executes ARM's instructions with their exact results but not at their speed, so emulated
+times mean nothing and none is reported.
 
 XNNPACK chooses its kernels from ``/proc/cpuinfo`` (through the cpuinfo library, which finds
 no processor in an x86 one and crashes), so the emulated run sees a ``/proc/cpuinfo`` of the
@@ -20,15 +20,12 @@ namespaces. It fetches once into ``--root`` (default ``build/aarch64``).
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,29 +33,11 @@ from typing import Any
 import numpy as np
 
 from bench import aarch64_worker
+from bench.aarch64_system import CORES, Progress, cpuinfo, prepare
 from bench.fingerprint import discover, load, ppi_of
 from bench.fingerprint_systems import BenchError
 
 REPO = Path(__file__).resolve().parent.parent
-CORES = {
-    # (CPU part, /proc/cpuinfo features) as a Raspberry Pi 4 and 5 report them.
-    "cortex-a72": ("0xd08", "fp asimd evtstrm crc32 cpuid"),
-    "cortex-a76": (
-        "0xd0b",
-        "fp asimd evtstrm crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp",
-    ),
-}
-"""The handheld's candidate cores: Raspberry Pi 4 (A72) and Raspberry Pi 5 (A76)."""
-DEBS = (
-    *("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libc6", "zlib1g"),
-    *("libexpat1", "libffi8", "libssl3", "libstdc++6", "libgcc-s1", "libbz2-1.0", "liblzma5"),
-    *("libsqlite3-0", "libncursesw6", "libtinfo6", "libreadline8", "libuuid1", "libcrypt1"),
-    *("libnsl2", "libtirpc3", "libdb5.3", "libgdbm6"),
-)
-"""Debian's arm64 Python 3.11 (bookworm's, as Raspberry Pi OS) and the libraries it loads."""
-WHEELS = ("numpy", "scipy", "pillow", "ai-edge-litert")
-"""What the chain imports, fetched for aarch64 at the versions installed here."""
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -178,77 +157,11 @@ def compare_fingers(native: Results, other: Results) -> FingerAgreement:
     )
 
 
-def cpuinfo(core: str, processors: int) -> str:
-    """A ``/proc/cpuinfo`` as ``core`` reports it, one entry per processor."""
-    part, features = CORES[core]
-    entry = (
-        "processor\t: {}\nBogoMIPS\t: 108.00\nFeatures\t: {}\nCPU implementer\t: 0x41\n"
-        "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: {}\nCPU revision\t: 1\n\n"
-    )
-    return "".join(entry.format(i, features, part) for i in range(processors))
-
-
-def _check_tools() -> None:
-    for tool, package in (
-        ("qemu-aarch64-static", "qemu-user-static"),
-        ("unshare", "util-linux"),
-        ("apt-get", "apt"),
-        ("dpkg", "dpkg"),
-    ):
-        if shutil.which(tool) is None:
-            raise BenchError(f"{tool} is not installed: install Debian's {package} and run again")
-
-
-def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise BenchError(f"{what} failed ({last})")
-
-
-def prepare(root: Path, say: Progress) -> Path:
-    """The emulated system under ``root``: fetched once, then reused. Returns its site folder."""
-    _check_tools()
-    versions = {name: importlib.metadata.version(name) for name in WHEELS}
-    stamp = root / "versions.json"
-    site = root / "site"
-    if stamp.is_file() and json.loads(stamp.read_text()) == versions:
-        return site
-    foreign = subprocess.run(
-        ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True
-    ).stdout.split()
-    if "arm64" not in foreign:
-        raise BenchError(
-            "apt has no arm64 packages here: run 'dpkg --add-architecture arm64 && "
-            "apt-get update' as root, then run this again"
-        )
-    shutil.rmtree(root, ignore_errors=True)
-    debs, system = root / "debs", root / "system"
-    debs.mkdir(parents=True)
-    say("downloading Debian's arm64 Python 3.11")
-    _run(["apt-get", "download", *(f"{p}:arm64" for p in DEBS)], "apt-get download", debs)
-    for deb in sorted(debs.glob("*.deb")):
-        _run(["dpkg", "-x", str(deb), str(system)], f"unpacking {deb.name}")
-    say("downloading the aarch64 wheels of " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    wheels = root / "wheels"
-    _run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         "--python-version", "3.11", "--implementation", "cp", "--dest", str(wheels),
-         *(f"--platform=manylinux_2_{n}_aarch64" for n in (17, 27, 28)),
-         "--platform=manylinux2014_aarch64",
-         *(f"{k}=={v}" for k, v in versions.items())],
-        "pip download",
-    )  # fmt: skip
-    for wheel in sorted(wheels.glob("*.whl")):
-        shutil.unpack_archive(wheel, site, "zip")
-    stamp.write_text(json.dumps(versions))
-    return site
-
-
 def inputs(fvc: Path | None, faces: Path | None, per_set: int) -> dict[str, np.ndarray]:
     """Synthetic prints at the sensor families' three sizes and synthetic face frames, and
     from ``fvc`` and ``faces`` the first image of the first ``per_set`` fingers or people of
     every set."""
+    from bench.face import BenchError as FaceSetError
     from bench.face import load_set
     from hal.phantoms import face, fingerprint
 
@@ -272,7 +185,11 @@ def inputs(fvc: Path | None, faces: Path | None, per_set: int) -> dict[str, np.n
                 images[name] = sample.pixels
     if faces is not None:
         people: set[str] = set()
-        for person in load_set(faces):
+        try:
+            photos = load_set(faces)
+        except FaceSetError as exc:
+            raise BenchError(str(exc)) from exc
+        for person in photos:
             if person.identity not in people and len(people) < per_set:
                 people.add(person.identity)
                 images[f"face-{person.identity}-{person.name}"] = person.rgb
@@ -313,9 +230,9 @@ def run(
     unknown = [c for c in cores if c not in CORES]
     if unknown:
         raise BenchError(f"unknown core {unknown[0]!r}; choose from {', '.join(CORES)}")
+    images = inputs(fvc, faces, per_set)
     site = prepare(root.resolve(), say)
     system = root.resolve() / "system"
-    images = inputs(fvc, faces, per_set)
     agreements: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="hotspot-aarch64-") as tmp:
         work = Path(tmp)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import aarch64
+from bench import aarch64, aarch64_system
 from bench.fingerprint_systems import BenchError
 from hal.phantoms import face as face_phantoms
 from hal.phantoms import fingerprint as phantoms
@@ -90,7 +90,7 @@ def test_faces_compare_embeddings_pair_scores_boxes_and_quality() -> None:
 
 
 def test_cpuinfo_lists_every_processor_with_its_core() -> None:
-    a72, a76 = aarch64.cpuinfo("cortex-a72", 4), aarch64.cpuinfo("cortex-a76", 2)
+    a72, a76 = aarch64_system.cpuinfo("cortex-a72", 4), aarch64_system.cpuinfo("cortex-a76", 2)
     assert a72.count("processor\t:") == 4 and a76.count("processor\t:") == 2
     assert "CPU part\t: 0xd08" in a72 and "CPU part\t: 0xd0b" in a76
     # The A76 has int8 dot products (XNNPACK's fast int8 kernels), the A72 has not.
@@ -98,13 +98,19 @@ def test_cpuinfo_lists_every_processor_with_its_core() -> None:
 
 
 def test_a_missing_emulator_is_named_with_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = aarch64.shutil.which
+    real = aarch64_system.shutil.which
     monkeypatch.setattr(
-        aarch64.shutil, "which", lambda tool: None if tool.startswith("qemu") else real(tool)
+        aarch64_system.shutil, "which", lambda tool: None if tool.startswith("qemu") else real(tool)
     )
     with pytest.raises(BenchError, match="qemu-user-static") as caught:
         aarch64.run(["cortex-a72"], None, None, 1, REPO / "build" / "no-aarch64", lambda _: None)
     assert "\n" not in str(caught.value)
+
+
+def test_a_wrong_face_folder_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="is not a folder"):
+        aarch64.run(["cortex-a72"], None, tmp_path / "none", 1, tmp_path / "root", print)
+    assert not (tmp_path / "root").exists()
 
 
 def test_an_unknown_core_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
@@ -146,7 +152,7 @@ def test_the_worker_runs_the_real_chain(tmp_path: Path) -> None:
 def test_a_failing_worker_is_one_line_with_its_last_message(tmp_path: Path) -> None:
     np.savez(tmp_path / "in.npz", broken=np.zeros((10, 10, 3), np.float32))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with pytest.raises(BenchError, match=r"the chain failed here .*uint8 RGB, not float32") as caught:
+    with pytest.raises(BenchError, match=r"failed here .*uint8 RGB, not float32") as caught:
         aarch64._worker(
             [sys.executable], tmp_path / "in.npz", tmp_path / "out.json", env, print, "here"
         )
