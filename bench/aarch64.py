@@ -178,8 +178,9 @@ def inputs(fvc: Path | None, faces: Path | None, per_set: int) -> dict[str, np.n
     ):
         images[f"face-phantom-{i}"] = face.render(variation)
     for label, folder in discover(fvc) if fvc is not None else []:
-        chosen = sorted({s.finger for s in load(folder)})[:per_set]
-        for sample in load(folder):
+        samples = load(folder)
+        chosen = sorted({s.finger for s in samples})[:per_set]
+        for sample in samples:
             if sample.finger in chosen and sample.impression == 1:
                 name = f"{label.replace('/', '-')}-{sample.finger}@{ppi_of(label, None)}"
                 images[name] = sample.pixels
