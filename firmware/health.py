@@ -44,10 +44,11 @@ def _face_models() -> dict[str, Any]:
 
 
 def _fingerprint_models() -> dict[str, Any]:
-    """Every LEADER file matches its digest, and the sensor-size model finds the minutiae of a
-    synthetic impression (a model that loads but computes garbage finds none or hundreds)."""
+    """Every LEADER file matches its digest, the sensor-size model finds the minutiae of a
+    synthetic impression (a model that loads but computes garbage finds none or hundreds), and
+    each precision's model with the point heads finds what pyfing's network found there."""
     try:
-        from firmware.biometrics.fingerprint import leader
+        from firmware.biometrics.fingerprint import leader, reference
         from firmware.biometrics.fingerprint.pipeline import FingerprintAnalyzer
         from hal.phantoms.fingerprint import identity, impression
         from models import model_path
@@ -59,7 +60,11 @@ def _fingerprint_models() -> dict[str, Any]:
         found = len(FingerprintAnalyzer().analyse(image).minutiae)
         if not 15 <= found <= 80:
             return {"ok": False, "error": f"LEADER found {found} minutiae on the reference print"}
-        return {"ok": True, "minutiae": found}
+        verdicts = {precision: reference.check(precision) for precision in leader.PRECISIONS}
+        for verdict in verdicts.values():
+            if not verdict["ok"]:
+                return verdict
+        return {"ok": True, "minutiae": found, "reference": verdicts}
     except Exception as exc:  # any failure to load or run is the verdict, not a crash
         return {"ok": False, "error": f"fingerprint models unusable: {type(exc).__name__}: {exc}"}
 

@@ -2,9 +2,10 @@
 
 ``models/face/`` holds the face detector (YuNet), the face-mesh landmark model
 (MediaPipe FaceMesh-v2) and the face embedding network (SFace);
-``models/fingerprint/`` the LEADER minutiae network at three sensor sizes, as
-float16 and dynamic-range int8. Each ``.tflite``
-file is listed in its folder's ``SHA256SUMS``; :func:`models.runtime.load`
+``models/fingerprint/`` the LEADER minutiae network at six input sizes, as
+float16 and dynamic-range int8, and the weights of its direction and type heads,
+which the firmware runs at the minutiae only (``leader_heads.npz``). Each model
+file is listed in its folder's ``SHA256SUMS``; :func:`models.runtime.model_path`
 refuses a file whose digest differs, so a corrupted or swapped model fails at
 load with a clear error instead of giving wrong answers.
 """

@@ -31,8 +31,21 @@ multiply-adds are:
   phases and a depth-to-space, ``UpsampledConv``): about 18 ms.
 * The suppression's 7x7 max pool is separable: 5.3 ms on one channel at
   416x320 against 1.3 ms as 7x1 then 1x7.
+* Each inverted bottleneck ends with a 1x1 reduction, the residual add and
+  a 1x1 adjustment (in a head, then another 1x1 convolution), all linear:
+  folded into one convolution from the expanded map to the block's output
+  channels, with the input adjusted on its own (a head's reduction from 208
+  channels writes 4 instead of 52).
+* Each stem concatenates a 5x5 and a dilated 5x5 convolution of the image
+  and normalises across the channels: two convolutions that write all the
+  channels with centred kernels give the concatenation with its mean taken
+  off, so neither is a pass of its own at full resolution (a single 9x9
+  convolution would be exact too, but the converter makes a one-channel
+  convolution depthwise, and 81 taps are XNNPACK's slow path).
 
-Together: 320x416 in about 120 ms instead of 220 (``dr8``, one thread).
+Together: 320x416 in about 120 ms instead of 220 (``dr8``, one thread, the
+first five; the last two another 10 %). ``leader_split.py`` then takes the
+direction and type heads out of the graph.
 
 Every rewrite is the same function as the layer it replaces, up to float
 rounding: ``fingerprint.py`` checks the converted models against the
@@ -80,6 +93,37 @@ def rewrite(network: Any) -> Any:
             if network.get_layer(name).interpolation != "nearest":
                 raise ValueError(f"{name}: only nearest-neighbour upsampling commutes")
             late.add(name)
+    # Each inverted bottleneck ends with a 1x1 reduction, the residual add and a 1x1
+    # adjustment, all linear (in a head the adjustment is followed, once the upsampling is
+    # gone, by another linear 1x1 convolution): the reduction and what follows it fold into
+    # one convolution from the expanded map straight to the block's output channels, and the
+    # block's input is adjusted on its own before the add.
+    after: dict[str, list[Any]] = {}
+    """Reduction (``*_conv_red``) -> the linear 1x1 convolutions that follow its add."""
+    for name in names:
+        if name.endswith("_conv_red"):
+            block = name.removesuffix("_conv_red")
+            chain = [network.get_layer(block + "_conv_adj")]
+            if block.startswith("head_") and block.endswith("_ibc"):
+                chain.append(network.get_layer(block.removesuffix("_ibc") + "_conv1"))
+            after[name] = chain
+    joins = {name.replace("_conv_red", "_add"): chain for name, chain in after.items()}
+    gone = {layer.name for chain in after.values() for layer in chain}
+    # Each stem is a 5x5 and a dilated 5x5 convolution of the image, concatenated and
+    # normalised across channels: as one 9x9 convolution whose kernels are centred (each
+    # minus their mean), its outputs are the two concatenated with their mean already
+    # taken off, so neither the concatenation nor the norm's mean is a pass of its own.
+    stems = {}
+    """Stem concatenation -> its (plain, dilated) convolutions."""
+    for name in names:
+        if name.startswith("stem") and name.endswith("_conc"):
+            stem = name.removesuffix("_conc")
+            stems[name] = (
+                network.get_layer(stem + "_conv"),
+                network.get_layer(stem + "_dilated_conv"),
+            )
+    centred = {name.replace("_conc", "_ln") for name in stems}
+    gone |= {conv.name for pair in stems.values() for conv in pair}
     outputs = {"head_conv_pos", "head_conv_dir", "head_conv_typ"}
     if len(late) != 3 or not outputs <= names:
         raise ValueError("this is not the LEADER head layout the rewrite knows")
@@ -127,18 +171,57 @@ def rewrite(network: Any) -> Any:
             return self.activation(y)
 
     class LayerNorm(keras.layers.Layer):
-        def __init__(self, layer: Any, folded: bool) -> None:
+        """``centred``: the input's channel mean is already zero (:class:`CentredStem`)."""
+
+        def __init__(self, layer: Any, folded: bool, centred: bool = False) -> None:
             super().__init__(name=layer.name + "_x")
             assert tuple(np.atleast_1d(layer.axis)) in ((-1,), (3,)) and not layer.rms_scaling
             self.gamma, self.beta = (np.asarray(w, np.float32) for w in layer.get_weights())
             self.epsilon = layer.epsilon
             self.folded = folded
+            self.centred = centred
 
         def call(self, x: Any) -> Any:
-            mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-            variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
-            y = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+            if not self.centred:
+                x = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+            variance = tf.reduce_mean(tf.math.square(x), axis=-1, keepdims=True)
+            y = x * tf.math.rsqrt(variance + self.epsilon)
             return y if self.folded else y * self.gamma + self.beta
+
+    class CentredStem(keras.layers.Layer):
+        """A stem's 5x5 and dilated 5x5 convolutions and their concatenation as one 9x9
+        convolution (the plain kernel in the middle taps, the dilated one on the even
+        taps; zero padding agrees), minus the channels' mean kernel and bias."""
+
+        def __init__(self, layer: Any, plain: Any, dilated: Any) -> None:
+            super().__init__(name=layer.name + "_x")
+            (k1, b1), (k2, b2) = (
+                [np.asarray(w, np.float64) for w in c.get_weights()] for c in (plain, dilated)
+            )
+            for conv, size in ((plain, (1, 1)), (dilated, (2, 2))):
+                assert conv.kernel_size == (5, 5) and tuple(conv.dilation_rate) == size
+                assert conv.padding == "same" and conv.activation is keras.activations.linear
+            n1, n2 = k1.shape[3], k2.shape[3]
+            # Both convolutions write every channel (zero where the other one's are) and the
+            # mean kernel is split between them: the dilated one's share is its own mean.
+            plain_k = np.zeros((5, 5, 1, n1 + n2))
+            plain_k[..., :n1] = k1
+            dilated_k = np.zeros((5, 5, 1, n1 + n2))
+            dilated_k[..., n1:] = k2
+            plain_k -= plain_k.mean(axis=3, keepdims=True)
+            dilated_k -= dilated_k.mean(axis=3, keepdims=True)
+            bias = np.concatenate([b1, b2])
+            self.plain = plain_k.astype(np.float32)
+            self.dilated = dilated_k.astype(np.float32)
+            self.bias = (bias - bias.mean()).astype(np.float32)
+
+        def call(self, inputs: Any) -> Any:
+            x = inputs[0]
+            a = tf.nn.bias_add(tf.nn.conv2d(x, self.plain, 1, "SAME"), self.bias)
+            b = tf.raw_ops.Conv2D(
+                input=x, filter=self.dilated, strides=ONE, padding="SAME", dilations=[1, 2, 2, 1]
+            )
+            return a + b
 
     class FoldedPointwise(keras.layers.Layer):
         """W (g * y + b) + c = (W diag g) y + (W b + c), for the 1x1 convolution after a norm."""
@@ -155,6 +238,44 @@ def rewrite(network: Any) -> Any:
         def call(self, x: Any) -> Any:
             y = tf.nn.conv2d(x, self.kernel, 1, "VALID")
             return self.activation(tf.nn.bias_add(y, self.bias))
+
+    def linear(chain: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel (inputs x outputs) and bias of 1x1 convolutions applied in turn."""
+        kernel = np.eye(chain[0].get_weights()[0].shape[2])
+        bias = np.zeros(kernel.shape[0])
+        for layer in chain:
+            k, b = (np.asarray(w, np.float64) for w in layer.get_weights())
+            linear_1x1 = k.shape[:2] == (1, 1) and layer.activation is keras.activations.linear
+            if not linear_1x1 or layer.padding != "same" or tuple(layer.strides) != (1, 1):
+                raise ValueError(f"{layer.name}: only linear 1x1 convolutions fold")
+            kernel, bias = kernel @ k[0, 0], bias @ k[0, 0] + b
+        return kernel, bias
+
+    class FoldedReduce(keras.layers.Layer):
+        """An inverted bottleneck's reduction with the linear layers after the add folded in:
+        C (A h + a) + c = (C A) h + (C a + c), straight to the block's output channels."""
+
+        def __init__(self, layer: Any, chain: list[Any]) -> None:
+            super().__init__(name=layer.name + "_x")
+            rest, rest_bias = linear(chain)
+            kernel, bias = linear([layer])
+            self.kernel = (kernel @ rest)[None, None].astype(np.float32)
+            self.bias = (bias @ rest + rest_bias).astype(np.float32)
+
+        def call(self, x: Any) -> Any:
+            return tf.nn.bias_add(tf.nn.conv2d(x, self.kernel, 1, "VALID"), self.bias)
+
+    class AdjustedAdd(keras.layers.Layer):
+        """The residual add of a folded block: C (x + r) = C x + C r, where ``C r`` comes from
+        :class:`FoldedReduce` with every bias."""
+
+        def __init__(self, layer: Any, chain: list[Any]) -> None:
+            super().__init__(name=layer.name + "_x")
+            self.kernel = linear(chain)[0][None, None].astype(np.float32)
+
+        def call(self, inputs: Any) -> Any:
+            x, reduced = inputs
+            return tf.nn.conv2d(x, self.kernel, 1, "VALID") + reduced
 
     class UpsampledConv(keras.layers.Layer):
         """A k x k convolution of a 2x nearest-neighbour upsampled map, computed on the map
@@ -197,11 +318,22 @@ def rewrite(network: Any) -> Any:
             x = tf.nn.max_pool2d(x, (self.size[0], 1), 1, "SAME")
             return tf.nn.max_pool2d(x, (1, self.size[1]), 1, "SAME")
 
+    class Suppress(keras.layers.Layer):
+        """pyfing's ``head_nms`` (a Lambda): the blurred probability where it is its own
+        neighbourhood's maximum, else 0. A layer of the rewrite's own, like the features'
+        concatenation, so that :mod:`leader_split` can take their outputs."""
+
+        def call(self, inputs: Any) -> Any:
+            blurred, peaks = inputs
+            return peaks * tf.cast(tf.equal(blurred, peaks), peaks.dtype)
+
     def swap(layer: Any) -> Any:
         layers = keras.layers
         # Only stride-1 "same" convolutions: the only kind LEADER has, and the one rewritten.
         same = getattr(layer, "padding", None) == "same"
         plain = same and tuple(getattr(layer, "strides", ())) == (1, 1)
+        if layer.name in late or layer.name in gone:
+            return layers.Identity(name=layer.name + "_x")
         if (
             isinstance(layer, layers.DepthwiseConv2D)
             and plain
@@ -211,15 +343,23 @@ def rewrite(network: Any) -> Any:
         if type(layer) is layers.Conv2D and plain and tuple(layer.dilation_rate) != (1, 1):
             return DilatedConv(layer)
         if isinstance(layer, layers.LayerNormalization):
-            return LayerNorm(layer, layer.name in folds)
-        if layer.name in late:
-            return layers.Identity(name=layer.name + "_x")
+            return LayerNorm(layer, layer.name in folds, layer.name in centred)
+        if layer.name in stems:
+            return CentredStem(layer, *stems[layer.name])
+        if layer.name in after:
+            return FoldedReduce(layer, after[layer.name])
+        if layer.name in joins:
+            return AdjustedAdd(layer, joins[layer.name])
         if layer.name in outputs:
             return UpsampledConv(layer)
         if layer.name in absorbs:
             return FoldedPointwise(layer, absorbs[layer.name])
         if layer.name == "head_nms_mp":
             return SeparableMax(layer)
+        if layer.name == "head_nms":
+            return Suppress(name=layer.name + "_x")
+        if layer.name == "dec1_0_conc":
+            return layers.Concatenate(axis=layer.axis, name=layer.name + "_x")
         return layer
 
     return keras.models.clone_model(network, clone_function=swap)

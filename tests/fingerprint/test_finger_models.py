@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware.biometrics.fingerprint import leader
+import numpy as np
+
+from firmware.biometrics.fingerprint import leader, reference
 from models import model_path
 from models.runtime import ROOT
 
@@ -45,6 +47,18 @@ def _health(models: Path) -> dict[str, object]:
     return verdict
 
 
+def _fix_digest(path: Path) -> None:
+    """Write ``path``'s new digest into its folder's SHA256SUMS, as a forger would."""
+    sums = path.parent / "SHA256SUMS"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    sums.write_text(
+        "".join(
+            f"{digest}  {path.name}\n" if line.endswith(path.name) else line + "\n"
+            for line in sums.read_text().splitlines()
+        )
+    )
+
+
 def test_health_check_fails_on_altered_weights_even_with_a_fixed_up_digest(
     tmp_path: Path,
 ) -> None:
@@ -55,14 +69,7 @@ def test_health_check_fails_on_altered_weights_even_with_a_fixed_up_digest(
     data = bytearray(model.read_bytes())
     data[200_000:900_000] = bytes(700_000)  # weight buffers, not the flatbuffer tables
     model.write_bytes(bytes(data))
-    sums = tmp_path / "fingerprint" / "SHA256SUMS"
-    digest = hashlib.sha256(model.read_bytes()).hexdigest()
-    sums.write_text(
-        "".join(
-            f"{digest}  {model.name}\n" if line.endswith(model.name) else line + "\n"
-            for line in sums.read_text().splitlines()
-        )
-    )
+    _fix_digest(model)
     verdict = _health(tmp_path)
     assert not verdict["ok"]
     assert "minutiae" in str(verdict["error"]) or "unusable" in str(verdict["error"])
@@ -99,3 +106,29 @@ def test_the_shipped_networks_keep_to_what_xnnpack_runs_fast() -> None:
                 assert shape[1] * shape[2] <= 25, (name, precision, shape)
                 if precision == "dr8":
                     assert kind == 0, (name, shape)  # TensorType.FLOAT32
+
+
+def test_the_shipped_files_compute_pyfings_network_on_the_reference_print() -> None:
+    # models/fingerprint/reference.json: what pyfing's Keras network found at build time.
+    for precision in leader.PRECISIONS:
+        verdict = reference.check(precision)
+        assert verdict["ok"], verdict
+        assert verdict["minutiae"] >= 30 and verdict["kept"] >= 0.95
+
+
+def test_health_check_fails_when_the_point_heads_read_the_wrong_phase(tmp_path: Path) -> None:
+    # Direction weights whose four output phases are swapped (row and column offset
+    # transposed): still loadable, still plausible directions, each off by a pixel's worth.
+    shutil.copytree(ROOT / "face", tmp_path / "face")
+    shutil.copytree(ROOT / "fingerprint", tmp_path / "fingerprint")
+    heads = tmp_path / "fingerprint" / "leader_heads.npz"
+    with np.load(heads) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    phases = arrays["direction.phases"]
+    blocks = phases.reshape(*phases.shape[:3], 4, -1)
+    arrays["direction.phases"] = blocks[..., [0, 2, 1, 3], :].reshape(phases.shape)
+    np.savez(heads, **arrays)
+    _fix_digest(heads)
+    verdict = _health(tmp_path)
+    assert not verdict["ok"]
+    assert "pyfing's network" in str(verdict["error"])

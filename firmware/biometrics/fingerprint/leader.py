@@ -1,13 +1,16 @@
 """Minutiae from the LEADER network (Cappelli et al. 2026; pyfing, MIT) on LiteRT.
 
-LEADER maps a 500 ppi grey image to four planes at full resolution: minutia
-probability, direction (atan2, radians), type (ending probability) and the
+LEADER maps a 500 ppi grey image to minutia probability, direction (atan2,
+radians) and type (ending probability) at full resolution, and the
 probability after non-maximum suppression, which is also each minutia's
-reliability. TFLite needs a fixed input size, so ``models/fingerprint`` holds
-one model per sensor family; the finger's bounding box (from the streamed
-block mask) picks the smallest model that holds it, so a partial touch on a
-large sensor runs the small model. An image larger than the largest model is
-cropped around the finger.
+reliability. The shipped model stops at the suppressed probability and the
+features its heads share; the direction and type heads run at the minutiae
+only (:mod:`heads`, same function, 40 % of the network's time saved).
+TFLite needs a fixed input size, so ``models/fingerprint`` holds one model per
+sensor family and sizes between them; the finger's bounding box (from the
+streamed block mask) picks the smallest model that holds it, so a partial
+touch on a large sensor runs the small model. An image larger than the
+largest model is cropped around the finger.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from firmware.biometrics.fingerprint.heads import PointHeads
 from models import Model, load
 
 Grey = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
+Plane = npt.NDArray[np.float32]
 
 SIZES = (
     ("256x288", 288, 256),
@@ -78,6 +83,15 @@ def choose(height: int, width: int) -> tuple[str, int, int]:
     return min(holding, key=lambda size: size[1] * size[2]) if holding else SIZES[-1]
 
 
+def unpack(packed: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], Plane]:
+    """The model's one output (H/2 x W/2 x (C + 4)) as the heads' features (H/2 x W/2 x C)
+    and the suppressed probability (H x W), whose 2x2 blocks are the last four channels
+    (TensorFlow's space-to-depth order: channel 2 p + q is row offset p, column offset q)."""
+    half_h, half_w = packed.shape[:2]
+    blocks = packed[..., -4:].reshape(half_h, half_w, 2, 2)
+    return packed[..., :-4], blocks.transpose(0, 2, 1, 3).reshape(2 * half_h, 2 * half_w)
+
+
 class MinutiaeNetwork:
     """LEADER at the shipped sizes; models load on first use and are shared per process."""
 
@@ -86,6 +100,14 @@ class MinutiaeNetwork:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         self.precision = precision
         self.last_model = ""
+        self._heads: PointHeads | None = None
+
+    @property
+    def heads(self) -> PointHeads:
+        """The direction and type heads (loaded and verified on first use)."""
+        if self._heads is None:
+            self._heads = PointHeads.load()
+        return self._heads
 
     def model(self, name: str) -> Model:
         return load(f"fingerprint/leader_{name}_{self.precision}.tflite")
@@ -94,9 +116,11 @@ class MinutiaeNetwork:
         """Load the model the last capture used (the sensor's size) ahead of the next one."""
         if self.last_model:
             self.model(self.last_model)
+        self.heads  # noqa: B018 (loads them)
 
-    def detect(self, image: Grey, finger: Mask) -> list[RawMinutia]:
-        """Minutiae inside ``finger`` (a pixel mask of ``image``, both at 500 ppi)."""
+    def detect(self, image: Grey, finger: Mask, limit: int | None = None) -> list[RawMinutia]:
+        """Minutiae inside ``finger`` (a pixel mask of ``image``, both at 500 ppi), the most
+        reliable first; the ``limit`` most reliable when given."""
         ys, xs = np.nonzero(finger)
         if ys.size == 0:
             return []
@@ -120,17 +144,17 @@ class MinutiaeNetwork:
         oy, ox = (in_h - window.shape[0]) // 2, (in_w - window.shape[1]) // 2
         canvas[0, oy : oy + window.shape[0], ox : ox + window.shape[1], 0] = window
         self.last_model = name
-        planes = next(iter(self.model(name).run(canvas).values()))[0]
-        planes = planes[oy : oy + window.shape[0], ox : ox + window.shape[1]]
+        features, suppressed = unpack(next(iter(self.model(name).run(canvas).values()))[0])
+        suppressed = suppressed[oy : oy + window.shape[0], ox : ox + window.shape[1]]
         inside = finger[top:bottom, left:right]
-        py, px = np.nonzero((planes[..., 3] >= THRESHOLD) & inside)
+        py, px = np.nonzero((suppressed >= THRESHOLD) & inside)
+        reliability = suppressed[py, px]
+        order = np.argsort(-reliability, kind="stable")[:limit]
+        py, px, reliability = py[order], px[order], reliability[order]
+        # The heads work in the canvas's coordinates: its half-resolution features and the
+        # phase of each pixel in it.
+        angles, endings, _ = self.heads.at(features, py + oy, px + ox)
         return [
-            RawMinutia(
-                int(x) + left,
-                int(y) + top,
-                float(np.mod(planes[y, x, 1], 2 * np.pi)),
-                bool(planes[y, x, 2] >= TYPE_THRESHOLD),
-                float(planes[y, x, 3]),
-            )
-            for y, x in zip(py, px, strict=True)
+            RawMinutia(int(x) + left, int(y) + top, float(a), bool(e), float(r))
+            for y, x, a, e, r in zip(py, px, angles, endings, reliability, strict=True)
         ]

@@ -101,10 +101,8 @@ class FingerStream:
         image = resample(pixels, self.ppi)
         mask = pixel_mask(blocks, finger, image.shape, self.ppi)
         prepared = time.perf_counter()
-        raw = self._network.detect(image, mask)
+        raw = self._network.detect(image, mask, MAX_MINUTIAE)
         detected = time.perf_counter()
-        raw.sort(key=lambda m: m.reliability, reverse=True)
-        raw = raw[:MAX_MINUTIAE]
         scale = self.ppi / PPI / blocks.size
         cells = [
             (min(int(m.y * scale), finger.shape[0] - 1), min(int(m.x * scale), finger.shape[1] - 1))
