@@ -115,11 +115,17 @@ class PointHeads:
             empty = np.zeros(0)
             return empty, np.zeros(0, bool), empty
         height, width = features.shape[:2]
-        padded = np.pad(features, ((REACH, REACH), (REACH, REACH), (0, 0)))
         cy, cx = ys // 2, xs // 2
-        rows = cy[:, None] + np.arange(2 * REACH + 1)[None, :]
-        cols = cx[:, None] + np.arange(2 * REACH + 1)[None, :]
-        patches = padded[rows[:, :, None], cols[:, None, :]].astype(np.float64)
+        offsets = np.arange(-REACH, REACH + 1)[None, :]
+        rows, cols = cy[:, None] + offsets, cx[:, None] + offsets
+        # Zero outside the map, as the network's padding is (without copying the whole map).
+        inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[
+            :, None, :
+        ]
+        patches = features[
+            np.clip(rows, 0, height - 1)[:, :, None], np.clip(cols, 0, width - 1)[:, None, :]
+        ].astype(np.float64)
+        patches *= inside[..., None]
         near = np.arange(-1, 2)
         inside_y = (cy[:, None] + near >= 0) & (cy[:, None] + near < height)
         inside_x = (cx[:, None] + near >= 0) & (cx[:, None] + near < width)
