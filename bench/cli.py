@@ -135,6 +135,32 @@ def register(areas: Any) -> None:
     finger.add_argument("--json", action="store_true", help="print one JSON object")
     finger.set_defaults(handler=_fingerprint)
 
+    speed = kinds.add_parser(
+        "leader",
+        help="each LEADER model alone on this machine, optionally beside another folder's",
+    )
+    speed.add_argument(
+        "--sizes",
+        help="comma-separated model sizes (default: all six, e.g. 256x288,320x416,416x512)",
+    )
+    speed.add_argument(
+        "--precision", choices=("dr8", "f16"), default="dr8", help="weights (default dr8)"
+    )
+    speed.add_argument(
+        "--rounds", type=int, default=12, help="runs of each model, interleaved (default 12)"
+    )
+    speed.add_argument(
+        "--threads", type=int, default=1, help="LiteRT threads (default 1, as on the device)"
+    )
+    speed.add_argument(
+        "--against",
+        type=Path,
+        help="a folder of other LEADER files (an earlier release's models/fingerprint) to "
+        "time run by run beside the shipped ones",
+    )
+    speed.add_argument("--json", action="store_true", help="print one JSON object")
+    speed.set_defaults(handler=_leader)
+
     arm = kinds.add_parser(
         "aarch64",
         help="the biometric chains under an emulated handheld CPU (QEMU): the same minutiae, "
@@ -168,6 +194,33 @@ def register(areas: Any) -> None:
     )
     arm.add_argument("--json", action="store_true", help="print one JSON object")
     arm.set_defaults(handler=_aarch64)
+
+
+def _leader(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from bench import leader_speed
+    from firmware.biometrics.fingerprint import leader
+
+    sizes = args.sizes.split(",") if args.sizes else [name for name, _, _ in leader.SIZES]
+    if args.rounds < 1 or args.threads < 1:
+        print("hotspot bench leader: --rounds and --threads must be 1 or more", file=sys.stderr)
+        return 2
+    try:
+        result = leader_speed.run(
+            sizes,
+            args.precision,
+            args.rounds,
+            args.threads,
+            args.against,
+            lambda size: print(f"  {size} timed", file=sys.stderr, flush=True),
+        )
+    except leader_speed.BenchError as exc:
+        print(f"hotspot bench leader: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else leader_speed.report(result))
+    return 0
 
 
 def _face(args: argparse.Namespace) -> int:
