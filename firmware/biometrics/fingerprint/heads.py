@@ -4,7 +4,7 @@ Why: LEADER has three heads on one shared feature map (52 channels at half
 resolution): the minutia probability, the direction and the type. Only the
 first is needed everywhere (non-maximum suppression finds the minutiae in it);
 the other two are read at the 48 minutiae at most that a template keeps, yet
-on one core they cost about 40 % of the network when run over every pixel.
+on one core they cost about a quarter of the network when run over every pixel.
 So the shipped TFLite model stops at the probability and the shared features
 (``models/build/leader_split.py``), and this module runs the two heads on the
 9x9 feature patch each minutia needs, with the same weights in float32
@@ -37,6 +37,8 @@ from models import model_path
 
 Array = npt.NDArray[np.float64]
 FILE = "fingerprint/leader_heads.npz"
+ENDING = 0.5
+"""A minutia is a ridge ending where the type head's probability reaches this (pyfing's)."""
 REACH = 4
 """Feature pixels needed on each side of a minutia's half-resolution pixel: 1 for the
 3x3 phase convolution, 3 more for the 7x7 depthwise one under it."""
@@ -134,7 +136,7 @@ class PointHeads:
         d = self.direction(patches, valid, phase)
         angle = np.mod(np.arctan2(d[:, 1], d[:, 0]), 2 * np.pi)
         ending = special.expit(self.type(patches, valid, phase)[:, 0])
-        return angle, ending >= 0.5, np.asarray(ending, np.float64)
+        return angle, ending >= ENDING, np.asarray(ending, np.float64)
 
 
 def head(arrays: Mapping[str, npt.NDArray[Any]], name: str) -> Head:

@@ -5,7 +5,7 @@ radians) and type (ending probability) at full resolution, and the
 probability after non-maximum suppression, which is also each minutia's
 reliability. The shipped model stops at the suppressed probability and the
 features its heads share; the direction and type heads run at the minutiae
-only (:mod:`heads`, same function, 40 % of the network's time saved).
+only (:mod:`heads`: the same function, a quarter of the network's time saved).
 TFLite needs a fixed input size, so ``models/fingerprint`` holds one model per
 sensor family and sizes between them; the finger's bounding box (from the
 streamed block mask) picks the smallest model that holds it, so a partial
@@ -44,7 +44,6 @@ THRESHOLD = 0.35
 """On the suppressed probability. pyfing's default is 0.6; with the MCC matcher 0.35 gave
 the lowest EER on the eight FVC2000/2002 B sets (2.4 % against 4.2 % at 0.6): the
 matcher's relaxation discounts the extra, less certain minutiae that do not agree."""
-TYPE_THRESHOLD = 0.5
 MARGIN = 16
 """Pixels of context kept around the finger's bounding box."""
 PRECISIONS = ("dr8", "f16")
