@@ -48,6 +48,8 @@ class AppConfig:
     training: bool = False
     """Emulated hardware: every record says so, and the central service never counts it."""
     operation_id: str | None = None
+    finger_threads: int = 1
+    """LiteRT threads for the minutiae network (``[fingerprint] threads``)."""
 
 
 def boot_id() -> bytes:
@@ -124,7 +126,7 @@ class Handheld:
         for position, capture in fingers:
             if isinstance(capture, FingerImage):
                 if self._fingerprints is None:
-                    self._fingerprints = FingerprintAnalyzer()
+                    self._fingerprints = FingerprintAnalyzer(threads=self.config.finger_threads)
                 capture = self._fingerprints.analyse(capture.pixels, capture.ppi)
             template = capture.record(position).encode()
             out.append(Finger(position, capture.quality.score, template))

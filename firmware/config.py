@@ -38,6 +38,8 @@ from wire import topics
 EMULATED = "emulated"
 LANGUAGES = ("en", "fr", "sq", "mk", "sr_Latn", "sr_Cyrl", "bs", "ro", "ar")
 """The officer interface's languages (gettext catalogues shipped in ``firmware/i18n``)."""
+MAX_THREADS = 4
+"""A Raspberry Pi 4 or 5 has four cores."""
 OFFICER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -64,6 +66,8 @@ class FingerprintConfig:
     password: int = 0
     address: int = 0xFFFFFFFF
     capture_timeout_s: float = 10.0
+    threads: int = 1
+    """LiteRT threads for the minutiae network (see ``models.runtime``)."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,11 @@ def parse(text: str, source: str, *, emulated: bool = False) -> DeviceConfig:
                 )
             values = {_RESOURCE_KEYS[name]: EMULATED}
         section = _section(cls, values, f"{source} [{name}]")
+        if name == "fingerprint" and not 1 <= section.threads <= MAX_THREADS:
+            raise ConfigurationError(
+                f"{source} [fingerprint] threads: {section.threads} is not 1-{MAX_THREADS} "
+                "(the minutiae network's threads; 1 unless measured faster on this handheld)"
+            )
         resource = getattr(section, _RESOURCE_KEYS[name])
         if resource == EMULATED and not device.emulated:
             raise ConfigurationError(

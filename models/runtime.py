@@ -2,10 +2,12 @@
 
 Why a wrapper: the device runs LiteRT (``ai-edge-litert``) and falls back to
 ``tflite_runtime`` where only that is installed; both expose the same
-``Interpreter``. The wrapper pins the thread count to one (two threads were
-never faster on the 2-core target, and tflite-runtime 2.14 with two threads is
-pathologically slow), resolves tensors by name once, and verifies the file's
-SHA-256 so a damaged update cannot load silently.
+``Interpreter``. The wrapper runs one thread unless asked for more (the face
+models were never faster with two on the 2-core development VM; LEADER, the one
+large network, ran 1.9 times as fast with two on LiteRT 2.3 there, so the device
+configuration may give it more), and always one on tflite-runtime, whose 2.14
+is pathologically slow with two. It resolves tensors by name once, and verifies
+the file's SHA-256 so a damaged update cannot load silently.
 """
 
 from __future__ import annotations
@@ -105,7 +107,10 @@ class Model:
     def __init__(self, path: Path, threads: int = 1) -> None:
         self.path = path
         try:
-            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
+            interpreter = _interpreter_class()
+            if interpreter.__module__.startswith("tflite_runtime"):
+                threads = 1
+            self._interpreter = interpreter(model_path=str(path), num_threads=threads)
             self._interpreter.allocate_tensors()
         except ValueError as exc:
             raise ModelError(f"{path.name} does not load in this TFLite runtime: {exc}") from exc
@@ -144,16 +149,18 @@ _LOADED: dict[str, Model] = {}
 _LOADING = threading.Lock()
 
 
-def load(name: str) -> Model:
-    """The shared, verified instance of a shipped model (loaded on first use).
+def load(name: str, threads: int = 1) -> Model:
+    """The shared, verified instance of a shipped model (loaded on first use), with
+    ``threads`` LiteRT threads (one interpreter per thread count).
 
     Loading is serialised: a capture that asks for a model while a background thread
     is still loading it waits for that load instead of starting a second one.
     """
+    key = name if threads == 1 else f"{name}#threads={threads}"
     with _LOADING:
-        model = _LOADED.get(name)
+        model = _LOADED.get(key)
         if model is None:
-            model = _LOADED[name] = Model(model_path(name))
+            model = _LOADED[key] = Model(model_path(name), threads)
         return model
 
 

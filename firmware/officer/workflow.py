@@ -101,6 +101,7 @@ class CheckWorkflow:
         camera: Callable[[], Camera],
         *,
         finger_timeout_s: float = 10.0,
+        finger_threads: int = 1,
         token_image: bool = False,
         marker: Path | None = None,
         on_queued: Callable[[], None] = lambda: None,
@@ -108,6 +109,7 @@ class CheckWorkflow:
         self._hub, self._handheld = hub, handheld
         self._sensor, self._camera = sensor, camera
         self._finger_timeout_s = finger_timeout_s
+        self._finger_threads = finger_threads
         self._token_image = token_image
         self._marker = marker
         self._on_queued = on_queued
@@ -198,7 +200,7 @@ class CheckWorkflow:
             height = total
 
         if self._fingerprints is None:
-            self._fingerprints = FingerprintAnalyzer()
+            self._fingerprints = FingerprintAnalyzer(threads=self._finger_threads)
         try:
             sensor = self._sensor()
             capture = capture_finger(
@@ -365,7 +367,7 @@ class CheckWorkflow:
             try:
                 if chain == "fingerprint":
                     if self._fingerprints is None:
-                        self._fingerprints = FingerprintAnalyzer()
+                        self._fingerprints = FingerprintAnalyzer(threads=self._finger_threads)
                     self._fingerprints.preload()
                 elif self._faces is None:
                     self._faces = FaceAnalyzer()

@@ -14,7 +14,7 @@ from central import fingerprint_matcher as fpm
 from firmware.biometrics.fingerprint import leader
 from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
-from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE
+from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE, FingerprintAnalyzer
 from wire.iso19794_2 import MinutiaeRecord
 
 
@@ -223,3 +223,13 @@ def test_rows_must_arrive_in_order_and_complete() -> None:
 def test_unusable_images_get_a_clear_error(pixels: np.ndarray, ppi: int, message: str) -> None:
     with pytest.raises(FingerprintError, match=message):
         analyzer().analyse(pixels, ppi)
+
+
+def test_more_threads_give_the_same_template() -> None:
+    # [fingerprint] threads: XNNPACK splits the work, not the arithmetic of each output.
+    one = analyzer().analyse(impression(1, 0))
+    two = FingerprintAnalyzer(threads=2).analyse(impression(1, 0))
+    assert len(one.minutiae) >= 12
+    assert two.minutiae == one.minutiae and two.quality.score == one.quality.score
+    with pytest.raises(ValueError, match="threads must be 1 or more"):
+        FingerprintAnalyzer(threads=0)

@@ -127,6 +127,8 @@ def test_a_device_id_that_is_not_a_topic_level_is_refused(tmp_path: Path) -> Non
         ("[screen]\n", "unknown section"),
         ("[fingerprint]\nport = 'x'\nbaudrate = 'fast'\n", "baudrate must be int"),
         ("[fingerprint]\nport = 'x'\ncapture_timeout_s = true\n", "must be a number"),
+        ("[fingerprint]\nport = 'x'\nthreads = 0\n", r"\[fingerprint\] threads: 0 is not 1-4"),
+        ("[fingerprint]\nport = 'x'\nthreads = 8\n", r"\[fingerprint\] threads: 8 is not 1-4"),
         ("[fingerprint]\nbaudrate = 9600\n", r"missing key 'port' \(the sensor's serial port"),
         ("[fingerprint\n", "not valid TOML"),
     ],
@@ -147,3 +149,16 @@ def test_unknown_emulator_scenario_is_a_configuration_error() -> None:
     cfg = config.parse('[modem]\nport = "emulated"\nscenario = "tsunami"\n', "x", emulated=True)
     with Devices(cfg) as devices, pytest.raises(ConfigurationError, match="no-coverage"):
         devices.modem  # noqa: B018
+
+
+def test_the_minutiae_network_takes_the_threads_it_is_given() -> None:
+    parsed = config.parse(
+        "[device]\nemulated = true\n[fingerprint]\nport = 'emulated'\nthreads = 2\n",
+        "device.toml",
+        emulated=True,
+    )
+    assert parsed.fingerprint.threads == 2
+    assert (
+        config.parse("[device]\nemulated = true\n", "d.toml", emulated=True).fingerprint.threads
+        == 1
+    )

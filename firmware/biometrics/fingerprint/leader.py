@@ -94,10 +94,13 @@ def unpack(packed: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], Pl
 class MinutiaeNetwork:
     """LEADER at the shipped sizes; models load on first use and are shared per process."""
 
-    def __init__(self, precision: str = "dr8") -> None:
+    def __init__(self, precision: str = "dr8", threads: int = 1) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if threads < 1:
+            raise ValueError(f"threads must be 1 or more, not {threads}")
         self.precision = precision
+        self.threads = threads
         self.last_model = ""
         self._heads: PointHeads | None = None
 
@@ -109,7 +112,7 @@ class MinutiaeNetwork:
         return self._heads
 
     def model(self, name: str) -> Model:
-        return load(f"fingerprint/leader_{name}_{self.precision}.tflite")
+        return load(f"fingerprint/leader_{name}_{self.precision}.tflite", self.threads)
 
     def preload(self) -> None:
         """Load the model the last capture used (the sensor's size) ahead of the next one."""

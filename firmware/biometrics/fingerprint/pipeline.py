@@ -128,8 +128,8 @@ def _minutia(m: RawMinutia) -> Minutia:
 class FingerprintAnalyzer:
     """The whole chain; the models load on first use and are shared per process."""
 
-    def __init__(self, precision: str = "dr8") -> None:
-        self.network = MinutiaeNetwork(precision)
+    def __init__(self, precision: str = "dr8", threads: int = 1) -> None:
+        self.network = MinutiaeNetwork(precision, threads)
 
     def preload(self) -> None:
         """Load the network the last capture needed, so the next one does not wait for it."""
