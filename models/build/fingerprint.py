@@ -138,7 +138,7 @@ def outputs(lite: object, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def heads_agree(
-    heads: object, features: np.ndarray, planes: np.ndarray, ys: np.ndarray, xs: np.ndarray
+    heads: PointHeads, features: np.ndarray, planes: np.ndarray, ys: np.ndarray, xs: np.ndarray
 ) -> tuple[float, float]:
     """Largest direction difference (radians) and ending-probability difference between the
     point heads on ``features`` and pyfing's network (``planes``) at pixels ``(ys, xs)``."""
