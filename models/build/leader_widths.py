@@ -5,7 +5,8 @@ float peak and elementwise passes over its tensors (the model card's *Tried for 
 the 100 ms target for a 400x500 window can only be met by a network with fewer channels,
 retrained or distilled from LEADER, which needs a GPU. Before anyone spends GPU time on
 that, this script answers which widths would be fast enough: it builds LEADER's
-architecture (pyfing's own block code) with every width scaled, random weights, puts it
+architecture (pyfing's own block code) with every width scaled (and, as one variant, the
+stems at half resolution on the space-to-depth image), random weights, puts it
 through the same rewrite, split and conversion as the shipped models (``leader_rewrite``,
 ``leader_split``, dynamic-range int8 with float32 depthwise kernels) and times it on one
 thread. Weights do not change the time of a dense network, so no training is needed to
@@ -49,6 +50,10 @@ class Widths:
     decoder: tuple[int, ...] = (20, 42, 91, 27)
     expansion: int = 4
     """The inverted bottlenecks' expansion of their input channels."""
+    half_resolution_stems: bool = False
+    """The stems take the image as 2x2 space-to-depth channels (3x3 and 5x5 convolutions at
+    half resolution, which see what the 5x5 and dilated 5x5 ones see at full resolution)
+    and need no pooling: then only the probability's output runs at full resolution."""
 
     def scaled(self, factor: float, expansion: int | None = None) -> Widths:
         def scale(values: tuple[int, ...]) -> tuple[int, ...]:
@@ -60,6 +65,7 @@ class Widths:
             scale(self.refinement),
             scale(self.decoder),
             self.expansion if expansion is None else expansion,
+            self.half_resolution_stems,
         )
 
 
@@ -71,6 +77,9 @@ VARIANTS = {
     "widths 0.5, expansion 2": Widths().scaled(0.5, 2),
     "widths 0.375, expansion 2": Widths().scaled(0.375, 2),
     "widths 0.125, expansion 1": Widths().scaled(0.125, 1),
+    "half-resolution stems": Widths(half_resolution_stems=True),
+    "half-res. stems, widths 0.5, exp. 2": Widths(half_resolution_stems=True).scaled(0.5, 2),
+    "half-res. stems, widths 0.375, exp. 2": Widths(half_resolution_stems=True).scaled(0.375, 2),
 }
 
 
@@ -109,9 +118,25 @@ def build(widths: Widths) -> Any:
         x = layers.LayerNormalization(name=f"{name}_ln")(x)
         return layers.Conv2D(4, 1, padding="same", activation="gelu", name=f"{name}_conv2")(x)
 
+    def half_resolution_stem(count: int, name: str, x: Any) -> Any:
+        # Not named stem*: the rewrite's stem fold is for one-channel full-resolution input.
+        x = layers.Concatenate(name=f"{name}_conc")(
+            [
+                layers.Conv2D(count, 3, padding="same", name=f"{name}_conv")(x),
+                layers.Conv2D(count, 5, padding="same", name=f"{name}_wide_conv")(x),
+            ]
+        )
+        x = layers.LayerNormalization(name=f"{name}_ln")(x)
+        return layers.Activation("gelu", name=f"{name}_activation")(x)
+
     image = layers.Input((None, None, 1), name="input")
-    x = Leader._stem_block(5, widths.stems[0], True, 2, "stem0", image)
-    x1 = Leader._stem_block(5, widths.stems[1], False, 2, "stem1", image)
+    if widths.half_resolution_stems:
+        phases = layers.Lambda(_s2d, name="space_to_depth")(image)
+        x = half_resolution_stem(widths.stems[0], "half_stem0", phases)
+        x1 = half_resolution_stem(widths.stems[1], "half_stem1", phases)
+    else:
+        x = Leader._stem_block(5, widths.stems[0], True, 2, "stem0", image)
+        x1 = Leader._stem_block(5, widths.stems[1], False, 2, "stem1", image)
     skips = []
     for i, count in enumerate(widths.context):
         x = Leader._sep_conv_block(5, count, f"enc0_{i}", x)
@@ -160,6 +185,12 @@ def build(widths: Widths) -> Any:
     return keras.Model(image, out)
 
 
+def _s2d(t: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.nn.space_to_depth(t, 2)
+
+
 def timed(model: Any, height: int, width: int, rounds: int) -> list[float]:
     """Milliseconds per run of ``model`` converted as the shipped files are, one thread."""
     from ai_edge_litert.interpreter import Interpreter
@@ -197,7 +228,7 @@ def main() -> int:
         best = min(times)
         baseline = baseline or best
         print(
-            f"{name:28s} {model.count_params():>8,d} parameters  best {best:6.1f} ms  "
+            f"{name:38s} {model.count_params():>8,d} parameters  best {best:6.1f} ms  "
             f"median {statistics.median(times):6.1f} ms  {best / baseline:.2f} of LEADER",
             flush=True,
         )
