@@ -1,10 +1,12 @@
-"""How narrow a LEADER-shaped network must be to meet a time: the sizing of a distilled student.
+"""What a LEADER-shaped network must look like to meet a time: the sizing of a distilled student.
 
 Why: after the exact rewrites and the split, LEADER's time is arithmetic near this core's
 float peak and elementwise passes over its tensors (the model card's *Tried for speed*), so
-the 100 ms target for a 400x500 window can only be met by a network with fewer channels,
-retrained or distilled from LEADER, which needs a GPU. Before anyone spends GPU time on
-that, this script answers which widths would be fast enough: it builds LEADER's
+the 100 ms target for a 400x500 window can only be met by a smaller network, retrained or
+distilled from LEADER, which needs a GPU. Before anyone spends GPU time on that, this
+script answers which shapes would be fast enough (narrowing alone barely is: XNNPACK
+vectorises over channels, so the layers' count times their pixels sets a floor; the model
+card has the table): it builds LEADER's
 architecture (pyfing's own block code) with every width scaled (and, as one variant, the
 stems at half resolution on the space-to-depth image), random weights, puts it
 through the same rewrite, split and conversion as the shipped models (``leader_rewrite``,
