@@ -62,7 +62,7 @@ class Widths:
             return tuple(max(2, round(v * factor)) for v in values)
 
         return Widths(
-            (scale(self.stems)[0], scale(self.stems)[1]),
+            (max(2, round(self.stems[0] * factor)), max(2, round(self.stems[1] * factor))),
             scale(self.context),
             scale(self.refinement),
             scale(self.decoder),

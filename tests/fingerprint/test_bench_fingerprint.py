@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from finger_fixtures import impression
+from finger_fixtures import bench, impression
 from PIL import Image
 
 from bench import fingerprint
@@ -29,13 +27,7 @@ def _fvc_folder(root: Path) -> Path:
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hotspot", "bench", "fingerprint", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
+    return bench("fingerprint", *args, timeout=600)
 
 
 def test_bench_prints_every_figure_per_set_and_overall(tmp_path: Path) -> None:

@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from finger_fixtures import bench
 
 from models.runtime import ROOT
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hotspot", "bench", "leader", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return bench("leader", *args, timeout=300)
 
 
 def test_it_times_each_size_beside_the_other_folders_file(tmp_path: Path) -> None:
