@@ -141,7 +141,7 @@ def register(areas: Any) -> None:
     )
     speed.add_argument(
         "--sizes",
-        help="comma-separated model sizes (default: all six, e.g. 256x288,320x416,416x512)",
+        help="comma-separated model sizes (default: every shipped one, e.g. 256x288,416x512)",
     )
     speed.add_argument(
         "--precision", choices=("dr8", "f16"), default="dr8", help="weights (default dr8)"

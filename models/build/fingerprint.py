@@ -30,7 +30,8 @@ Steps, each checked:
    multiple of 32) and 416x512 (FAP 30, 400x500), and between them the
    sizes that fit the common windows tighter, since the time follows the
    pixels: 320x320 (300x300), 352x384 (328x364) and 320x512 (narrow windows
-   up to 512 tall). (288x384 was tried: the rewritten network drifts from
+   up to 512 tall), and for the windows at the chain's 425 ppi 256x352,
+   288x352, 352x352, 256x448 and 416x448. (288x384 was tried: the rewritten network drifts from
    pyfing's by 7e-4 at that size, beyond the check's 1e-4, so it is not
    built.) Each size as float16 weights and as dynamic-range int8 (with the
    depthwise kernels kept float32, which XNNPACK runs faster).
@@ -79,6 +80,14 @@ SIZES = {
     "320x320": (320, 320),
     "352x384": (384, 352),
     "320x512": (512, 320),
+    # For the windows of the sensors' images at the network's 425 ppi (2026-12-04): a 256x364
+    # image is 218x309 there, 288x384 is 245x326, 388x374 is 330x318, 296x560 at 569 ppi is
+    # 221x418 and 448x478 is 381x406, each with 8 px to spare on every side.
+    "256x352": (352, 256),
+    "288x352": (352, 288),
+    "256x448": (448, 256),
+    "352x352": (352, 352),
+    "416x448": (448, 416),
 }
 """Model name -> (height, width) of its fixed input."""
 THRESHOLD = 0.6

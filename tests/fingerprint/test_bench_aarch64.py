@@ -142,7 +142,7 @@ def test_the_worker_runs_the_real_chain(tmp_path: Path) -> None:
     assert len(bytes.fromhex(portrait["embedding"])) == face_wire.DIMS
     assert 0 < portrait["quality"] <= 100 and portrait["box"][2] > 40
     assert out["results"]["wall"] is None
-    # 569 ppi is resampled to 500 before the network: the smaller image picks a model no
+    # 569 ppi is resampled to the network's 425 ppi: the smaller image picks a model no
     # larger than the one the 500 ppi image of about the same size needs.
     assert out["results"]["scanned@569"]["model"] in {"256x288", "320x320"}
     fingers = {n: out["results"][n] for n in ("small", "scanned@569")}

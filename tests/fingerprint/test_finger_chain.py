@@ -178,7 +178,12 @@ def test_other_resolutions_are_resampled_to_500_ppi() -> None:
     [
         (288, 256, "256x288"),  # a family's own size may be filled to the edge
         (300, 300, "320x320"),
-        (310, 300, "320x416"),  # 320x320 would leave less than PAD on a side
+        (310, 300, "352x352"),  # 320x320 would leave less than PAD on a side
+        (309, 218, "256x352"),  # the sizes for 425 ppi windows: 256x364 at 500 ppi
+        (326, 245, "288x352"),  # 288x384
+        (318, 329, "352x352"),  # 388x374
+        (418, 221, "256x448"),  # 296x560 at 569 ppi
+        (406, 381, "416x448"),  # 448x478
         (364, 256, "320x416"),
         (364, 328, "352x384"),
         (400, 300, "320x416"),

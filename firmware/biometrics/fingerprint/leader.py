@@ -1,8 +1,9 @@
 """Minutiae from the LEADER network (Cappelli et al. 2026; pyfing, MIT) on LiteRT.
 
-LEADER maps a 500 ppi grey image to minutia probability, direction (atan2,
-radians) and type (ending probability) at full resolution, and the
-probability after non-maximum suppression, which is also each minutia's
+LEADER maps a grey image (the chain gives it 425 ppi: ``pipeline.NETWORK_PPI``)
+to minutia probability, direction (atan2, radians) and type (ending
+probability) at full resolution, and the probability after non-maximum
+suppression, which is also each minutia's
 reliability. The shipped model stops at the suppressed probability and the
 features its heads share; the direction and type heads run at the minutiae
 only (:mod:`heads`: the same function, a quarter of the network's time saved).
@@ -29,17 +30,24 @@ Plane = npt.NDArray[np.float32]
 
 SIZES = (
     ("256x288", 288, 256),
+    ("256x352", 352, 256),
     ("320x320", 320, 320),
-    ("352x384", 384, 352),
+    ("288x352", 352, 288),
+    ("256x448", 448, 256),
+    ("352x352", 352, 352),
     ("320x416", 416, 320),
+    ("352x384", 384, 352),
     ("320x512", 512, 320),
+    ("416x448", 448, 416),
     ("416x512", 512, 416),
 )
 """(model name, input height, input width), by area. The network's time follows the pixels
 it is given (about 0.9 ms per thousand on one x86 core), so between the sensor families'
-sizes (256x288 UART modules, 300x400 and 400x500 optical ones, padded to multiples of 32)
-are sizes that fit common windows tighter: 300x300 and 328x364 images, and narrow ones up to
-512 tall, no longer pad to the next family's size."""
+sizes (256x288 UART modules, 300x400 and 400x500 optical ones at 500 ppi, padded to multiples
+of 32) are sizes that fit common windows tighter. The chain runs the network at 425 ppi
+(``pipeline.NETWORK_PPI``), where a 256x364 image is 218x309, 288x384 is 245x326, 388x374 is
+330x318, 296x560 at 569 ppi is 221x418 and 448x478 is 381x406: the sizes added for them
+(256x352, 288x352, 352x352, 256x448, 416x448) hold each with :data:`PAD` to spare."""
 THRESHOLD = 0.35
 """On the suppressed probability. pyfing's default is 0.6; with the MCC matcher 0.35 gave
 the lowest EER on the eight FVC2000/2002 B sets (2.4 % against 4.2 % at 0.6): the
@@ -121,8 +129,8 @@ class MinutiaeNetwork:
         self.heads  # noqa: B018 (loads them)
 
     def detect(self, image: Grey, finger: Mask, limit: int | None = None) -> list[RawMinutia]:
-        """Minutiae inside ``finger`` (a pixel mask of ``image``, both at 500 ppi), the most
-        reliable first; the ``limit`` most reliable when given."""
+        """Minutiae inside ``finger`` (a pixel mask of ``image``, at the same resolution), the
+        most reliable first; the ``limit`` most reliable when given."""
         ys, xs = np.nonzero(finger)
         if ys.size == 0:
             return []
