@@ -118,9 +118,7 @@ class FingerStream:
         mask = pixel_mask(blocks, finger, image.shape, self.ppi, NETWORK_PPI)
         height, width = at_ppi(pixels.shape, self.ppi, PPI)
         prepared = time.perf_counter()
-        raw = [
-            _at_500(m, height, width) for m in self._network.detect(image, mask, MAX_MINUTIAE)
-        ]
+        raw = [_at_500(m, height, width) for m in self._network.detect(image, mask, MAX_MINUTIAE)]
         detected = time.perf_counter()
         scale = self.ppi / PPI / blocks.size
         cells = [
