@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from central import fingerprint_matcher as fpm
-from firmware.biometrics.fingerprint import leader
+from firmware.biometrics.fingerprint import leader, pipeline
 from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE, FingerprintAnalyzer
@@ -160,6 +160,32 @@ def test_an_empty_sensor_gives_no_minutiae_and_says_so(noise: float, grain: floa
     assert result.minutiae == () and result.quality.score == 0
     assert result.quality.failing == ("too_small",)
     assert "finger" in result.quality.guidance[0]
+
+
+def test_the_network_runs_at_its_resolution_and_the_minutiae_come_back_at_500_ppi() -> None:
+    # An image already at the network's resolution reaches it untouched, while the same
+    # print at 500 ppi is resampled to exactly those pixels first: both runs see the same
+    # input, so their minutiae must land on the same 500 ppi pixels, give or take the
+    # window: the mask, measured on different pixels, frames the finger a little
+    # differently, and the network's output moves by a pixel or two with the framing.
+    image = impression(1, 0)
+    h, w = image.shape
+    small = pipeline.resample(image, pipeline.PPI, pipeline.NETWORK_PPI)
+    assert small.shape == pipeline.at_ppi(image.shape, 500, pipeline.NETWORK_PPI) != image.shape
+    direct = analyzer().analyse(image)
+    given = analyzer().analyse(small, ppi=pipeline.NETWORK_PPI)
+    assert (direct.width, direct.height) == (given.width, given.height) == (w, h)
+    a = {(m.x, m.y) for m in direct.minutiae}
+    b = np.array([(m.x, m.y) for m in given.minutiae])
+    assert len(a) >= 12 and abs(len(a) - len(b)) <= 2
+    assert np.mean([np.abs(b - p).max(axis=1).min() <= 2 for p in a]) >= 0.9
+    assert all(0 <= x < w and 0 <= y < h for x, y in a)
+    # Scaled back, not left at the network's pixels: each lies where the network, run on
+    # the whole small image, put one (the window differs, so a pixel or two apart).
+    raw = np.array([(m.x, m.y) for m in analyzer().network.detect(small, small < 256)])
+    scale = pipeline.NETWORK_PPI / pipeline.PPI
+    near = [np.abs(raw - (x * scale, y * scale)).max(axis=1).min() <= 2 for x, y in a]
+    assert np.mean(near) >= 0.8
 
 
 def test_other_resolutions_are_resampled_to_500_ppi() -> None:
