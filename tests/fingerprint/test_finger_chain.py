@@ -182,7 +182,9 @@ def test_the_network_runs_at_its_resolution_and_the_minutiae_come_back_at_500_pp
     assert all(0 <= x < w and 0 <= y < h for x, y in a)
     # Scaled back, not left at the network's pixels: each lies where the network, run on
     # the whole small image, put one (the window differs, so a pixel or two apart).
-    raw = np.array([(m.x, m.y) for m in analyzer().network.detect(small, small < 256)])
+    raw = np.array(
+        [(m.x, m.y) for m in analyzer().network.detect(small, np.ones(small.shape, bool))]
+    )
     scale = pipeline.NETWORK_PPI / pipeline.PPI
     near = [np.abs(raw - (x * scale, y * scale)).max(axis=1).min() <= 2 for x, y in a]
     assert np.mean(near) >= 0.8

@@ -76,7 +76,7 @@ def at_ppi(shape: tuple[int, int], ppi: int, target: int) -> tuple[int, int]:
     return round(shape[0] * target / ppi), round(shape[1] * target / ppi)
 
 
-def resample(pixels: npt.NDArray[np.uint8], ppi: int, target: int = PPI) -> npt.NDArray[np.uint8]:
+def resample(pixels: npt.NDArray[np.uint8], ppi: int, target: int) -> npt.NDArray[np.uint8]:
     """The image at ``target`` ppi (bicubic, which low-pass filters as it shrinks), unchanged
     when it already is."""
     if ppi == target:
@@ -85,9 +85,7 @@ def resample(pixels: npt.NDArray[np.uint8], ppi: int, target: int = PPI) -> npt.
     return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC))
 
 
-def pixel_mask(
-    blocks: Blocks, finger: Mask, shape: tuple[int, int], ppi: int, target: int = PPI
-) -> Mask:
+def pixel_mask(blocks: Blocks, finger: Mask, shape: tuple[int, int], ppi: int, target: int) -> Mask:
     """The block mask spread over a ``target`` ppi pixel grid of ``shape``."""
     scale = ppi / target / blocks.size
     rows = np.minimum((np.arange(shape[0]) * scale).astype(int), finger.shape[0] - 1)
