@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,39 @@ class DatabaseError(Exception):
     """The database cannot be opened or migrated; the message says what to check."""
 
 
+SQLITE_WAIT_S = 30.0
+"""How long a statement waits for another connection's lock before it fails."""
+
+
+def _write_ahead_log(connection: sqlite3.Connection, path: Path) -> None:
+    """Put the file in write-ahead-log mode, which lets gateways on one host share it.
+
+    The mode is stored in the file, so after the first open this only reads it. Why the
+    loop: the switch reads the file and then rewrites its header, and SQLite answers a
+    reader that wants to write while another connection is writing with "database is
+    locked" at once, without waiting (its busy handler would risk a deadlock there).
+    Gateways starting together, one of them migrating, met exactly that."""
+    deadline = time.monotonic() + SQLITE_WAIT_S
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise DatabaseError(
+                    f"cannot open {path} ({exc}): another program holds it; stop it and retry"
+                ) from None
+            time.sleep(0.05)
+            continue
+        if mode != "wal":
+            raise DatabaseError(
+                f"{path} cannot use SQLite's write-ahead log (its file system refuses it, "
+                f"journal mode {mode!r}): put the central database on a local disk"
+            )
+        return
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -44,9 +78,9 @@ class Database:
             if not path.parent.is_dir():
                 raise DatabaseError(f"{path.parent} does not exist: run 'hotspot provision'")
             self._sqlite = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
+                path, isolation_level=None, check_same_thread=False, timeout=SQLITE_WAIT_S
             )
-            self._sqlite.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(self._sqlite, path)
             self._sqlite.execute("PRAGMA synchronous=FULL")
             self._pg: Any = None
         elif url.startswith(("postgresql://", "postgres://")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -53,6 +54,30 @@ def test_instances_starting_together_migrate_once(database_url: str) -> None:
         t.join()
     assert errors == []
     assert Database(database_url).version() == MIGRATIONS[-1][0]
+
+
+def test_opening_waits_while_another_connection_holds_the_file(tmp_path: Path) -> None:
+    """SQLite runs no busy handler for the switch to the write-ahead log, so a gateway that
+    opened the file while another held it (migrating it, say) failed at once with "database
+    is locked" (seen once in the suite, two instances starting together). It now waits."""
+    path = tmp_path / "central.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")  # a file in the rollback journal's mode
+    # A writer's lock (as a migrating instance holds): readers may still come in, and a
+    # reader wanting to write gets "busy" at once, since waiting could deadlock.
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    released.start()
+    try:
+        started = time.monotonic()
+        database = Database(f"sqlite:{path}")
+        assert time.monotonic() - started >= 0.4  # it waited for the holder, then opened
+        assert database.query("PRAGMA journal_mode") == [("wal",)]
+        assert database.version() == MIGRATIONS[-1][0]
+    finally:
+        released.join()
+        holder.close()
 
 
 def test_a_bad_url_says_what_to_use(tmp_path: Path) -> None:
