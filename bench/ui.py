@@ -65,7 +65,7 @@ def run(rounds: int = 5, progress: TextIO | None = None) -> dict[str, Any]:
         template = FingerprintAnalyzer().analyse(wanted).record(RIGHT_INDEX).encode()
         system.watchlist.add(WatchlistEntry("WL-BENCH", "red-notice", ((RIGHT_INDEX, template),)))
         rig = Rig(root / "rig").start()
-        cast = Cast()
+        cast = Cast().warm()
         rig.fingerprint.set_image_source(cast.image)
         handheld = HandheldProcess(
             rig, system, "hh-bench-ui", root / "hh", officers={"officer-1": PIN, "bench": "1111"}

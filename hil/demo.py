@@ -54,6 +54,17 @@ class Cast:
         self._impressions = itertools.count(1)
         self._current = next(self._order)
 
+    def warm(self) -> Cast:
+        """Grow every person's master print now (about 2 s each, cached for the process).
+
+        Why: the emulated sensor builds its image when the driver asks for one (GenImg), and a
+        person's first image would take those seconds, past the driver's one-second wait for
+        a reply: the officer saw "the fingerprint sensor does not answer" on a loaded machine.
+        A real module answers in sensor time, so the emulation must too."""
+        for person in PEOPLE:
+            fp.master_print(_finger(person))
+        return self
+
     def image(self) -> npt.NDArray[np.uint8]:
         if self.person is not None:
             who = self.person
@@ -89,7 +100,7 @@ def run(out: TextIO, realtime: bool = True, stay: Callable[[], None] | None = No
                 WatchlistEntry(WANTED_REF, "red-notice", ((RIGHT_INDEX, template),))
             )
             say("central", f"watchlist: {WANTED_REF} (red-notice), right index finger enrolled")
-            cast = Cast()
+            cast = Cast().warm()
             rig.fingerprint.set_image_source(cast.image)
             handheld.enrol().start()
             say("device", "hh-demo-01: device service up (training: emulated hardware)")

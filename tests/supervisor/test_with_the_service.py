@@ -46,7 +46,7 @@ def handheld(system: System, tmp_path: Path) -> Iterator[Handheld]:
     def make(**options: int) -> tuple[Rig, HandheldProcess, io.StringIO]:
         said = io.StringIO()
         rig = Rig(tmp_path / f"rig{len(made)}", supervisor_out=said).start()
-        cast = Cast()
+        cast = Cast().warm()
         cast.person = "C"
         rig.fingerprint.set_image_source(cast.image)
         device = HandheldProcess(

@@ -34,7 +34,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     template = FingerprintAnalyzer().analyse(wanted).record(RIGHT_INDEX).encode()
     system.watchlist.add(WatchlistEntry(WANTED_REF, "red-notice", ((RIGHT_INDEX, template),)))
     rig = Rig(root / "rig").start()
-    cast = Cast()
+    cast = Cast().warm()
     cast.person = "A"
     rig.fingerprint.set_image_source(cast.image)
     handheld = HandheldProcess(rig, system, "hh-ui-01", root / "handheld", officers=OFFICERS)
