@@ -57,10 +57,10 @@ class Cast:
     def warm(self) -> Cast:
         """Grow every person's master print now (about 2 s each, cached for the process).
 
-        Why: the emulated sensor builds its image when the driver asks for one (GenImg), and a
-        person's first image would take those seconds, past the driver's one-second wait for
-        a reply: the officer saw "the fingerprint sensor does not answer" on a loaded machine.
-        A real module answers in sensor time, so the emulation must too."""
+        Why: the emulated sensor asks its image source when the driver sends GenImg, and it
+        answers "no finger yet" while a person's first image is still growing
+        (``hal.emulators.r30x.PRODUCE_WAIT_S``), so each person's first capture would take
+        those seconds longer than a real module's. Warm, every capture takes sensor time."""
         for person in PEOPLE:
             fp.master_print(_finger(person))
         return self

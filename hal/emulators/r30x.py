@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,12 +64,47 @@ def _default_source() -> ImageSource:
 
 
 WARM_JOIN_S = 30.0
-"""How long ``stop`` waits for the default print to finish growing (a few hundred ms on a
-quiet machine)."""
+"""How long ``stop`` waits for an image still being produced (growing the default print takes
+a few hundred ms on a quiet machine, a person's first phantom about two seconds)."""
+PRODUCE_WAIT_S = 0.2
+"""How long GenImg waits for its image source before answering "no finger yet" (0x02). A real
+module answers GenImg in sensor time (a few hundred ms at most) whatever comes next; a slow
+source (a phantom that first has to grow) must not hold the reply past the driver's wait."""
+
+
+class _Production:
+    """One image being produced by a source in a thread of its own."""
+
+    def __init__(self, source: ImageSource | None) -> None:
+        self.source = source
+        """The source asked; None for the default, built by the thread itself."""
+        self.built: ImageSource | None = None
+        self.image: npt.NDArray[np.uint8] | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="r30x-image", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            source = self.source
+            if source is None:
+                source = self.built = _default_source()
+            self.image = np.asarray(source(), dtype=np.uint8)
+        except BaseException as error:  # handed to GenImg's caller, as a synchronous call would
+            self.error = error
+        finally:
+            self.done.set()
 
 
 class R30xEmulator(PtyServer):
-    """A fingerprint module served on a pseudo-terminal."""
+    """A fingerprint module served on a pseudo-terminal.
+
+    GenImg asks the image source in a thread and answers "no finger" (0x02) while the image is
+    not ready within :data:`PRODUCE_WAIT_S`, as a module does before the finger is down: the
+    driver polls on until its deadline, and the image is served on the GenImg after it is done.
+    So a slow source (the default one while its fingers grow, a rig's phantom person the first
+    time) never makes the module miss its reply, and a fast one is served at once."""
 
     def __init__(
         self,
@@ -102,45 +138,48 @@ class R30xEmulator(PtyServer):
         self._image: npt.NDArray[np.uint8] | None = None
         self._buffer = bytearray()
         self._lock = threading.Lock()
-        self._warm: threading.Thread | None = None
+        self._production: _Production | None = None
+        self._dropped: list[_Production] = []
 
     def start(self) -> R30xEmulator:
         if self._source is None:
-            # Growing a synthetic master print takes a few hundred ms: do it before the
-            # first GenImg so the emulated module answers in its usual time.
-            self._warm = threading.Thread(target=self._prepare_default, daemon=True)
-            self._warm.start()
+            # Growing the default source's prints takes a few hundred ms: start on the first
+            # image now, so the first GenImg finds it ready.
+            self._produce()
         super().start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, and wait for the warm-up too: a thread still growing a print in numpy
-        while the interpreter shuts down is the kind that can crash a process on its way out
-        (a health check that passed, then died, would roll a good release back)."""
+        """Stop serving, and wait for an image still being produced too: a thread still growing
+        a print in numpy while the interpreter shuts down is the kind that can crash a process
+        on its way out (a health check that passed, then died, would roll a good release
+        back)."""
         super().stop()
-        if self._warm is not None:
-            self._warm.join(timeout=WARM_JOIN_S)
-
-    def _prepare_default(self) -> None:
-        source = _default_source()
-        first = source()
-        served = [False]
-
-        def replay_first() -> npt.NDArray[np.uint8]:
-            if not served[0]:
-                served[0] = True
-                return first
-            return source()
-
         with self._lock:
-            if self._source is None:
-                self._source = replay_first
+            productions = [*self._dropped, self._production]
+        deadline = time.monotonic() + WARM_JOIN_S
+        for production in productions:
+            if production is not None:
+                production.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _produce(self) -> _Production:
+        """The image in production, started from the current source if there is none."""
+        with self._lock:
+            if self._production is None:
+                self._production = _Production(self._source)
+            return self._production
 
     # -- configuration from the rig ------------------------------------------------
 
     def set_image_source(self, source: ImageSource) -> None:
+        """Serve images from ``source`` from the next GenImg on (an image another source is
+        still producing is dropped)."""
         with self._lock:
             self._source = source
+            if self._production is not None:
+                self._dropped = [p for p in self._dropped if not p.done.is_set()]
+                self._dropped.append(self._production)
+            self._production = None
 
     def set_finger_present(self, present: Callable[[], bool]) -> None:
         with self._lock:
@@ -258,23 +297,22 @@ class R30xEmulator(PtyServer):
             return
         with self._lock:
             present = self._finger_present() and not self.faults.no_finger
-            source = self._source
-        warming = source is None and self._warm is not None and self._warm.is_alive()
-        if not present or warming:
-            # While the default source is still growing its fingers, answer as a module
-            # does before the finger is down: the driver keeps polling until its deadline.
+        if not present:
             self._ack(0x02)
             return
-        if source is None:
-            if self._warm is not None:
-                self._warm.join()
-            with self._lock:
-                source = self._source
-            if source is None:
-                source = _default_source()
-                with self._lock:
-                    self._source = source
-        image = np.asarray(source(), dtype=np.uint8)
+        production = self._produce()
+        if not production.done.wait(PRODUCE_WAIT_S):
+            self._ack(0x02)  # still producing: "no finger yet"; the driver asks again
+            return
+        with self._lock:
+            if self._production is production:
+                self._production = None
+                if production.built is not None:
+                    self._source = production.built
+        if production.error is not None:
+            raise production.error
+        image = production.image
+        assert image is not None
         if image.shape != (HEIGHT, WIDTH):
             raise ValueError(f"image source gave shape {image.shape}, expected (288, 256)")
         self._image = image
