@@ -51,7 +51,12 @@ class MosquittoBroker:
 
     def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
         log = self._log.open("ab")
-        self._proc = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=log, stderr=log)
+        # In a process group of its own: a terminal's Ctrl-C goes to its whole foreground group,
+        # and a broker in ours died at once, before the gateways using it were stopped (who
+        # then logged "cannot reach the broker" as the demo ended). Ours stops it, in order.
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(self.config)], stdout=log, stderr=log, process_group=0
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -1,0 +1,52 @@
+"""The broker as a process of ours: a Ctrl-C at the terminal is ours to handle, not the broker's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import socket, sys, time
+from pathlib import Path
+from central.broker import MosquittoBroker
+from central.provision import FleetCA
+base = Path(sys.argv[1])
+broker = MosquittoBroker(base / "broker", FleetCA.create(base / "ca")).start()
+print("ready", flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    time.sleep(1.0)  # time enough for a broker that got the Ctrl-C too to be gone
+    try:
+        socket.create_connection(("127.0.0.1", broker.port), timeout=1).close()
+        print("up", flush=True)
+    except OSError:
+        print("down", flush=True)
+finally:
+    broker.stop()
+"""
+
+
+def test_a_ctrl_c_at_the_terminal_leaves_the_broker_to_be_stopped_in_order(tmp_path: Path) -> None:
+    """The terminal sends Ctrl-C's SIGINT to its whole foreground process group. A broker in it
+    died at once, before the gateways that use it were stopped, and the person who pressed
+    Ctrl-C on the demo read "cannot reach the broker ... is mosquitto running?" as it ended."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own foreground group, as under a terminal
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert process.stdout.readline().strip() == "up"
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
