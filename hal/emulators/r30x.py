@@ -63,7 +63,7 @@ def _default_source() -> ImageSource:
     return PhantomFingerSource(fingers=4, seed=1).prepare().next_image
 
 
-WARM_JOIN_S = 30.0
+PRODUCE_JOIN_S = 30.0
 """How long ``stop`` waits for an image still being produced (growing the default print takes
 a few hundred ms on a quiet machine, a person's first phantom about two seconds)."""
 PRODUCE_WAIT_S = 0.2
@@ -157,7 +157,7 @@ class R30xEmulator(PtyServer):
         super().stop()
         with self._lock:
             productions = [*self._dropped, self._production]
-        deadline = time.monotonic() + WARM_JOIN_S
+        deadline = time.monotonic() + PRODUCE_JOIN_S
         for production in productions:
             if production is not None:
                 production.thread.join(timeout=max(0.0, deadline - time.monotonic()))

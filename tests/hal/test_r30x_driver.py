@@ -74,10 +74,10 @@ def test_a_slow_image_source_is_no_finger_yet_not_a_silent_module() -> None:
     """A source that takes longer than the driver's wait for a reply (a rig's phantom person
     grows a print the first time) must not make the module miss its GenImg reply: it says
     "no finger" until the image is ready, as a real module before the finger is down."""
-    calls: list[float] = []
+    calls: list[None] = []
 
     def slow_gradient() -> np.ndarray:
-        calls.append(time.monotonic())
+        calls.append(None)
         time.sleep(1.5)  # past the driver's 1 s wait for a reply
         return gradient_image()
 
