@@ -70,7 +70,9 @@ def test_stop_leaves_no_thread_behind_even_while_the_print_grows() -> None:
     assert [t for t in threading.enumerate() if t not in before] == []
 
 
-def test_a_slow_image_source_is_no_finger_yet_not_a_silent_module() -> None:
+def test_a_slow_image_source_is_no_finger_yet_not_a_silent_module(
+    sensor: R30xSensor, r30x_emu: R30xEmulator
+) -> None:
     """A source that takes longer than the driver's wait for a reply (a rig's phantom person
     grows a print the first time) must not make the module miss its GenImg reply: it says
     "no finger" until the image is ready, as a real module before the finger is down."""
@@ -81,16 +83,10 @@ def test_a_slow_image_source_is_no_finger_yet_not_a_silent_module() -> None:
         time.sleep(1.5)  # past the driver's 1 s wait for a reply
         return gradient_image()
 
-    emu = R30xEmulator(image_source=slow_gradient).start()
-    port = open_serial(emu.path, 57600, 0.05)
-    try:
-        sensor = R30xSensor(port)
-        sensor.open()
-        sensor.wait_finger(10.0)
-        pixels = sensor.stream_image().collect().pixels
-    finally:
-        port.close()
-        emu.stop()
+    r30x_emu.set_image_source(slow_gradient)
+    sensor.open()
+    sensor.wait_finger(10.0)
+    pixels = sensor.stream_image().collect().pixels
     assert np.array_equal(pixels, (gradient_image() >> 4) * 17)
     assert len(calls) == 1  # the polls waited for the one image in production
 
