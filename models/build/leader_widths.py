@@ -56,6 +56,9 @@ class Widths:
     """The stems take the image as 2x2 space-to-depth channels (3x3 and 5x5 convolutions at
     half resolution, which see what the 5x5 and dilated 5x5 ones see at full resolution)
     and need no pooling: then only the probability's output runs at full resolution."""
+    point_heads_expansion: int | None = None
+    """The direction and type heads' expansion, when it differs: they run at the minutiae only
+    (``leader_split``), so their cost does not follow the image's pixels."""
 
     def scaled(self, factor: float, expansion: int | None = None) -> Widths:
         def scale(values: tuple[int, ...]) -> tuple[int, ...]:
@@ -68,6 +71,7 @@ class Widths:
             scale(self.decoder),
             self.expansion if expansion is None else expansion,
             self.half_resolution_stems,
+            self.point_heads_expansion,
         )
 
 
@@ -95,7 +99,7 @@ def build(widths: Widths) -> Any:
     from keras import layers
     from pyfing import Leader
 
-    def bottleneck(size: int, out: int, name: str, x: Any) -> Any:
+    def bottleneck(size: int, out: int, name: str, x: Any, expansion: int | None = None) -> Any:
         channels = x.shape[-1]
         skip = x
         x = layers.DepthwiseConv2D(
@@ -103,7 +107,7 @@ def build(widths: Widths) -> Any:
         )(x)
         x = layers.LayerNormalization(name=f"{name}_ln")(x)
         x = layers.Conv2D(
-            channels * widths.expansion,
+            channels * (expansion or widths.expansion),
             1,
             padding="same",
             activation="gelu",
@@ -113,8 +117,8 @@ def build(widths: Widths) -> Any:
         x = layers.Add(name=f"{name}_add")([skip, x])
         return layers.Conv2D(out, 1, padding="same", name=f"{name}_conv_adj")(x)
 
-    def head(name: str, x: Any) -> Any:
-        x = bottleneck(7, 6, f"{name}_ibc", x)
+    def head(name: str, x: Any, expansion: int | None = None) -> Any:
+        x = bottleneck(7, 6, f"{name}_ibc", x, expansion)
         x = Leader._upsample_block(f"{name}_up", x)
         x = layers.Conv2D(4, 1, padding="same", name=f"{name}_conv1")(x)
         x = layers.LayerNormalization(name=f"{name}_ln")(x)
@@ -166,7 +170,7 @@ def build(widths: Widths) -> Any:
     for i, count in reversed(list(enumerate(widths.decoder))):
         x = bottleneck(7, count, f"dec1_{i}", x)
         x = Leader._upsample_block(f"dec1_{i}", x, skips[i])
-    heads = [head(f"head_{k}", x) for k in range(3)]
+    heads = [head(f"head_{k}", x, widths.point_heads_expansion if k else None) for k in range(3)]
     pos = layers.Conv2D(1, 5, activation="sigmoid", padding="same", name="head_conv_pos")(heads[0])
     direction = layers.Conv2D(2, 5, padding="same", name="head_conv_dir")(heads[1])
     direction = layers.Lambda(
