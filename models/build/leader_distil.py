@@ -93,7 +93,7 @@ def padded(image: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def teacher_planes(work: Path, pyfing: Path, named: list[tuple[str, np.ndarray]]) -> Path:
+def teacher_planes(work: Path, named: list[tuple[str, np.ndarray]]) -> Path:
     """LEADER's planes (probability, direction, ending probability, suppressed) for each
     image, cached in ``work/teacher`` as float16."""
     folder = work / "teacher"
@@ -175,7 +175,7 @@ def train(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
     named = images(args.data, TRAIN)
-    folder = teacher_planes(args.work, args.pyfing, named)
+    folder = teacher_planes(args.work, named)
     student = build(STUDENT)
     checkpoint = args.work / "student.weights.h5"
     state_file = args.work / "state.json"
@@ -232,7 +232,7 @@ def minutiae(suppressed: np.ndarray) -> np.ndarray:
 def measure(args: argparse.Namespace) -> int:
     """Agreement with LEADER on the held-out sets (the float Keras student)."""
     named = images(args.data, HOLD_OUT)[:: args.every]
-    folder = teacher_planes(args.work, args.pyfing, named)
+    folder = teacher_planes(args.work, named)
     student = build(STUDENT)
     student.load_weights(args.work / "student.weights.h5")
     found = added = total = 0

@@ -131,6 +131,49 @@ def fit_block(
     return before, after
 
 
+def tune(teacher: Any, student: Any, data: Path, work: Path, steps: int, rate: float) -> None:
+    """A short end-to-end fine-tuning of ``student`` on LEADER's outputs over the FVC2000
+    sets (``leader_distil``'s losses; LEADER's outputs cached in ``work/teacher``) and on
+    the heads' shared features (which the point heads read with LEADER's weights)."""
+    import keras
+    import tensorflow as tf
+    from leader_distil import TRAIN as SETS
+    from leader_distil import batches, images, losses, teacher_planes
+
+    named = images(data, SETS)
+    folder = teacher_planes(work, named)
+    features = keras.Model(teacher.inputs, teacher.get_layer("dec1_0_conc").output)
+    fitting = keras.Model(
+        student.inputs,
+        [
+            student.get_layer(name).output
+            for name in ("head_conv_pos", "head_conv_dir", "head_conv_typ", "dec1_0_conc")
+        ],
+    )
+    optimizer = keras.optimizers.Adam(rate)
+
+    @tf.function
+    def step(x: Any, t: Any) -> Any:
+        wanted = features(x, training=False)
+        with tf.GradientTape() as tape:
+            out = fitting(x, training=False)
+            pos, direction, kind = losses(out[:3], t)
+            hint = tf.reduce_mean((out[3] - wanted)[:, 8:-8, 8:-8] ** 2) / (
+                tf.math.reduce_variance(wanted) + 1e-6
+            )
+            total = pos + 0.2 * direction + 0.1 * kind + hint
+        grads = tape.gradient(total, fitting.trainable_variables)
+        optimizer.apply_gradients(zip(grads, fitting.trainable_variables, strict=True))
+        return total
+
+    feed = batches(named, folder, seed=7)
+    for k in range(steps):
+        x, t = next(feed)
+        total = float(step(tf.constant(x), tf.constant(t)))
+        if k % 50 == 49:
+            print(f"tuning step {k + 1}/{steps}: loss {total:.4f}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -138,6 +181,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sets", default=",".join(TRAIN))
     parser.add_argument("--every", type=int, default=8, help="use every Nth image of the sets")
+    parser.add_argument("--tune", type=int, default=0, help="fine-tuning steps after the fit")
+    parser.add_argument("--rate", type=float, default=1e-4, help="the fine-tuning's rate")
     parser.add_argument("--convert", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(args.pyfing))
@@ -157,6 +202,8 @@ def main() -> int:
             f"refitted ({time.time() - started:.0f} s)",
             flush=True,
         )
+    if args.tune:
+        tune(teacher, student, args.data, args.out, args.tune, args.rate)
     student.save_weights(args.out / "pruned.weights.h5")
     if args.convert:
         from leader_distil import convert_model
