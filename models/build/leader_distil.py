@@ -58,9 +58,10 @@ sys.path.insert(0, str(REPO))
 
 from leader_widths import Widths, build  # noqa: E402
 
+from bench.fingerprint import FVC_PPI, load_image  # noqa: E402
+from firmware.biometrics.fingerprint.pipeline import NETWORK_PPI, resample  # noqa: E402
+
 STUDENT = Widths(half_resolution_stems=True).scaled(0.5, 2)
-NETWORK_PPI = 425
-PPI = {"2002/DB2_B": 569}
 TRAIN = ("2000/DB1_B", "2000/DB2_B", "2000/DB3_B", "2000/DB4_B")
 HOLD_OUT = ("2002/DB1_B", "2002/DB2_B", "2002/DB3_B", "2002/DB4_B")
 CROP = 160
@@ -70,17 +71,12 @@ THRESHOLD = 0.35
 
 
 def images(data: Path, sets: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
-    """Each set's images at 425 ppi (bicubic, as the chain resamples), grey uint8."""
-    from PIL import Image
-
-    out = []
-    for label in sets:
-        ppi = PPI.get(label, 500)
-        for path in sorted((data / label).glob("*.tif")):
-            image = Image.open(path).convert("L")
-            size = (round(image.width * NETWORK_PPI / ppi), round(image.height * NETWORK_PPI / ppi))
-            out.append((f"{label}/{path.stem}", np.asarray(image.resize(size, Image.BICUBIC))))
-    return out
+    """Each set's images at the network's resolution, resampled as the chain does."""
+    return [
+        (f"{label}/{path.stem}", resample(load_image(path), FVC_PPI.get(label, 500), NETWORK_PPI))
+        for label in sets
+        for path in sorted((data / label).glob("*.tif"))
+    ]
 
 
 def padded(image: np.ndarray) -> np.ndarray:
