@@ -59,6 +59,7 @@ sys.path.insert(0, str(REPO))
 from leader_widths import Widths, build  # noqa: E402
 
 from bench.fingerprint import FVC_PPI, load_image  # noqa: E402
+from firmware.biometrics.fingerprint.leader import THRESHOLD  # noqa: E402
 from firmware.biometrics.fingerprint.pipeline import NETWORK_PPI, resample  # noqa: E402
 
 STUDENT = Widths(half_resolution_stems=True).scaled(0.5, 2)
@@ -67,7 +68,6 @@ HOLD_OUT = ("2002/DB1_B", "2002/DB2_B", "2002/DB3_B", "2002/DB4_B")
 CROP = 160
 BORDER = 16
 BATCH = 8
-THRESHOLD = 0.35
 
 
 def images(data: Path, sets: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:

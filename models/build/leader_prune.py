@@ -44,6 +44,8 @@ sys.path.insert(0, str(REPO))
 
 from leader_widths import Widths, build  # noqa: E402
 
+from firmware.biometrics.fingerprint.heads import gelu  # noqa: E402
+
 PRUNED = Widths(expansion=2, point_heads_expansion=4)
 BLOCKS = [f"enc1_{i}" for i in range(4)] + [f"dec1_{i}" for i in (3, 2, 1, 0)] + ["head_0_ibc"]
 """The dense inverted bottlenecks, in the order of the graph."""
@@ -58,12 +60,6 @@ def sample_images(data: Path, sets: tuple[str, ...], every: int) -> list[np.ndar
     from leader_distil import images, padded
 
     return [padded(image) for _, image in images(data, sets)[::every]]
-
-
-def gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return np.asarray(0.5 * x * (1.0 + erf(x / np.sqrt(2.0))))
 
 
 def copy_weights(teacher: Any, student: Any) -> None:

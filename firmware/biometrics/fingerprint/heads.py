@@ -77,18 +77,19 @@ class Head:
         x = np.einsum("nijcab,abc->nijc", windows, self.depthwise)
         x = x - x.mean(axis=-1, keepdims=True)
         x = x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + self.norm_epsilon)
-        hidden = _gelu(x @ self.expand + self.expand_bias)
+        hidden = gelu(x @ self.expand + self.expand_bias)
         y = hidden @ self.reduce + self.reduce_bias + patches[:, 3:6, 3:6, :] @ self.adjust
         y = y - y.mean(axis=-1, keepdims=True)
         y = y / np.sqrt((y * y).mean(axis=-1, keepdims=True) + self.out_epsilon)
-        y = _gelu(y @ self.pointwise + self.pointwise_bias) * valid[..., None]
+        y = gelu(y @ self.pointwise + self.pointwise_bias) * valid[..., None]
         every = np.einsum("nijc,ijco->no", y, self.phases) + self.phases_bias
         outputs = every.shape[1] // 4
         blocks = every.reshape(len(every), 4, outputs)
         return np.asarray(blocks[np.arange(len(every)), phase], np.float64)
 
 
-def _gelu(x: Array) -> Array:
+def gelu(x: Array) -> Array:
+    """GELU in its exact (erf) form, as Keras computes it for LEADER's layers."""
     return np.asarray(0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0))), np.float64)
 
 
