@@ -52,7 +52,6 @@ def ours(measures: list[dict[str, float]], midpoint: float) -> Scores:
                 m.get("clear_share", 0.0),
                 m.get("contrast", 0.0),
                 m.get("finger_mm2", 0.0),
-                m.get("coverage", 0.0),
                 (midpoint, width),
             )
             for m in measures

@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from central import fingerprint_matcher as fpm
-from firmware.biometrics.fingerprint import leader, pipeline, quality
+from firmware.biometrics.fingerprint import leader, pipeline
 from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE, FingerprintAnalyzer
@@ -73,28 +73,6 @@ def test_quality_falls_and_says_why_for_degraded_captures() -> None:
         if reason:
             assert reason in quality.failing
     assert (analyzer().analyse(partial).quality.blocks[:, 8:] == 0).all()
-
-
-def test_a_finger_that_covers_little_of_a_large_window_scores_low_and_is_called_too_small() -> None:
-    """The same clear print, alone on its own window and laid in a corner of a 448x478 one
-    (an optical sensor's): the finger's area is the same, but it covers a third of the large
-    window, so it overlaps little with its mates there; the score falls with the advice."""
-    image = impression(2, 0, difficulty=0.0)
-    alone = analyzer().analyse(image).quality
-    window = np.full((478, 448), image[0, 0], np.uint8)
-    window[20 : 20 + image.shape[0], 20 : 20 + image.shape[1]] = image
-    cornered = analyzer().analyse(window).quality
-    assert abs(cornered.measures["finger_mm2"] - alone.measures["finger_mm2"]) < 10
-    assert cornered.measures["coverage"] < quality.MIN_COVERAGE < alone.measures["coverage"]
-    assert alone.score >= 60 and alone.acceptable
-    assert cornered.score < 20 and "too_small" in cornered.failing
-
-
-def test_the_coverage_gate_leaves_captures_the_guidance_accepts_alone() -> None:
-    full = quality.unified(0.9, 40.0, 150.0, 1.0)
-    assert quality.unified(0.9, 40.0, 150.0, quality.MIN_COVERAGE + 0.1) == full
-    scores = [quality.unified(0.9, 40.0, 150.0, c) for c in np.linspace(0.2, 0.5, 31)]
-    assert scores == sorted(scores) and scores[0] == 0
 
 
 @pytest.mark.parametrize("finger", [0, 2, 5])

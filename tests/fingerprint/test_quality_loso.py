@@ -7,11 +7,6 @@ import numpy as np
 from bench import quality_loso
 
 
-def _measures(clear_share: float, contrast: float) -> dict[str, float]:
-    """An impression's measures: a finger of 150 mm² covering most of its window."""
-    return {"clear_share": clear_share, "contrast": contrast, "finger_mm2": 150.0, "coverage": 0.8}
-
-
 def _set(label: str, seed: int, failing: str = "faint") -> quality_loso.SetQualities:
     """Twenty impressions in ten genuine pairs (0-1, 2-3, ...). Impressions 0 and 2 are faint
     (contrast 13), 4 and 6 a little less clear (clear share 0.85); the pairs of the ``failing``
@@ -20,11 +15,11 @@ def _set(label: str, seed: int, failing: str = "faint") -> quality_loso.SetQuali
     first, second = np.arange(0, 20, 2), np.arange(1, 20, 2)
     genuine = np.full(10, 2.0)
     genuine[[0, 1] if failing == "faint" else [2, 3]] = 0.5
-    measures = [_measures(0.95, 40.0) for _ in range(20)]
+    measures = [{"clear_share": 0.95, "contrast": 40.0, "finger_mm2": 150.0} for _ in range(20)]
     for k in (0, 2):
-        measures[k] = _measures(0.95, 13.0)
+        measures[k] = {"clear_share": 0.95, "contrast": 13.0, "finger_mm2": 150.0}
     for k in (4, 6):
-        measures[k] = _measures(0.85, 40.0)
+        measures[k] = {"clear_share": 0.85, "contrast": 40.0, "finger_mm2": 150.0}
     nfiq2 = np.full(20, 50.0)
     nfiq2[:4] = 80.0
     return quality_loso.SetQualities(

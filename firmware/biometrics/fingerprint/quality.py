@@ -13,12 +13,7 @@ for the faults clarity cannot see:
   (midpoint 12 grey levels), since clarity is blind to how faint (or how
   blurred, which fades ridges the same way) a print is;
 * **area gate**: a logistic in the finger's area (midpoint ``MIN_AREA_MM2``),
-  since a clear fingertip is still too little finger to match;
-* **coverage gate**: a steep logistic in the share of the sensor's window the
-  finger covers (midpoint ``MIN_COVERAGE``): a finger that covers little of a
-  large window overlaps little with its mates, which cover it normally. Both
-  gates sit at the limits below which the guidance already says "too little
-  finger", so the score and the advice agree.
+  since a clear fingertip is still too little finger to match.
 
 An earlier score, built from LEADER's minutia reliabilities and the area of
 good blocks, ranked impressions by their matching errors about as well as
@@ -60,11 +55,6 @@ MIN_COVERAGE = 0.35
 """Below either, too little of the finger is on the sensor (a third of a 256x288 UART module's
 window, where a flat fingertip covers 150 mm² or more). The finger's whole area counts, not
 only its good blocks: a faint print is too light, not too small."""
-COVERAGE_GATE_WIDTH = 0.01
-"""As sharp as the guidance's own limit: the gate acts on the captures it calls too small and
-leaves the others alone. Softer gates (0.02-0.05) reached into the normal captures of sensors
-whose fingers cover half their window (FVC2002 DB4's median coverage is 0.50) and ranked them
-down with the faulty ones (the model card has the comparison)."""
 
 ADVICE = {
     "too_small": N_(
@@ -149,15 +139,12 @@ def unified(
     clear: float,
     contrast: float,
     finger_mm2: float,
-    coverage: float,
     contrast_gate: tuple[float, float] = CONTRAST_GATE,
 ) -> int:
-    """The score from its four measures (``hotspot bench fingerprint`` calls it with other
+    """The score from its three measures (``hotspot bench fingerprint`` calls it with other
     contrast gates when it validates the gate leaving one set out)."""
-    gates = (
-        _logistic(contrast, *contrast_gate)
-        * _logistic(finger_mm2, MIN_AREA_MM2, AREA_GATE_WIDTH_MM2)
-        * _logistic(coverage, MIN_COVERAGE, COVERAGE_GATE_WIDTH)
+    gates = _logistic(contrast, *contrast_gate) * _logistic(
+        finger_mm2, MIN_AREA_MM2, AREA_GATE_WIDTH_MM2
     )
     return round(100 * clear * float(gates))
 
@@ -183,7 +170,7 @@ def assess(
     median_contrast = float(np.median(blocks.contrast[finger])) if finger.any() else 0.0
     # Without a single minutia the template matches nothing, however clear the ridges look
     # (an empty sensor's noise has faint parallel streaks).
-    score = unified(clear, median_contrast, finger_mm2, coverage) if reliabilities else 0
+    score = unified(clear, median_contrast, finger_mm2) if reliabilities else 0
 
     measures: dict[str, float] = {
         "clear_share": round(clear, 3),
