@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import weakref
 from pathlib import Path
 
 from central.provision import FleetCA, broker_config
@@ -47,16 +48,30 @@ class MosquittoBroker:
         run_as = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
         self.config = broker_config(self.dir, ca, self.port, run_as=run_as)
         self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], MosquittoBroker] | None = None
         self._log = self.dir / "mosquitto.log"
 
     def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
-        log = self._log.open("ab")
         # In a process group of its own: a terminal's Ctrl-C goes to its whole foreground group,
         # and a broker in ours died at once, before the gateways using it were stopped (who
         # then logged "cannot reach the broker" as the demo ended). Ours stops it, in order.
-        self._proc = subprocess.Popen(
-            [self.binary, "-c", str(self.config)], stdout=log, stderr=log, process_group=0
-        )
+        with self._log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [self.binary, "-c", str(self.config)], stdout=log, stderr=log, process_group=0
+            )
+        # The Ctrl-C no longer reaches it, so however this process ends (interrupted before
+        # its caller's try/finally, or by an error nobody handles) the broker must not outlive
+        # it: the finalizer stops it at exit, or when this object is dropped unstopped.
+        self._finalizer = weakref.finalize(self, _terminate, self._proc)
+        try:
+            self._await_listening(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _await_listening(self, timeout_s: float) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -66,20 +81,15 @@ class MosquittoBroker:
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.05)
-        self.stop()
         raise BrokerError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        if self._finalizer is not None:
+            self._finalizer()  # terminates the process once; later calls do nothing
+        self._finalizer = None
         self._proc = None
 
     def reload(self) -> None:
@@ -92,7 +102,7 @@ class MosquittoBroker:
         if self._proc is not None:
             self._proc.kill()
             self._proc.wait()
-            self._proc = None
+        self.stop()  # reaped already: only forgets it
 
     def restart(self) -> None:
         self.stop()
@@ -110,3 +120,14 @@ class MosquittoBroker:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a broker process: SIGTERM, and SIGKILL if it has not gone within 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

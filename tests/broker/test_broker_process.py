@@ -15,8 +15,9 @@ from central.broker import MosquittoBroker
 from central.provision import FleetCA
 base = Path(sys.argv[1])
 broker = MosquittoBroker(base / "broker", FleetCA.create(base / "ca")).start()
-print("ready", flush=True)
 try:
+    # Inside the try: the test's Ctrl-C may arrive while print() is still returning.
+    print("ready", flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     time.sleep(1.0)  # time enough for a broker that got the Ctrl-C too to be gone
@@ -50,3 +51,32 @@ def test_a_ctrl_c_at_the_terminal_leaves_the_broker_to_be_stopped_in_order(tmp_p
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+ABANDONED = """
+import sys
+from pathlib import Path
+from central.broker import MosquittoBroker
+from central.provision import FleetCA
+base = Path(sys.argv[1])
+broker = MosquittoBroker(base / "broker", FleetCA.create(base / "ca")).start()
+print(broker._proc.pid, flush=True)
+raise KeyboardInterrupt  # a Ctrl-C before any try/finally of the caller's could stop it
+"""
+
+
+def test_a_broker_never_outlives_the_process_that_started_it(tmp_path: Path) -> None:
+    """Its own process group keeps the terminal's Ctrl-C from it, so a demo interrupted while it
+    was still starting (System.start, before any try/finally) exited and left mosquitto
+    running."""
+    done = subprocess.run(
+        [sys.executable, "-c", ABANDONED, str(tmp_path)], capture_output=True, text=True
+    )
+    assert "KeyboardInterrupt" in done.stderr
+    pid = int(done.stdout.strip())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # gone, as it should be
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"mosquitto (pid {pid}) outlived the process that started it")
