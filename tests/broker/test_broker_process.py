@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 SCRIPT = """
-import socket, sys, time
+import signal, socket, sys, time
 from pathlib import Path
+# As a program in a terminal's foreground has it: a runner started in the background (nohup,
+# '&' without job control) ignores SIGINT, and its children would inherit that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from central.broker import MosquittoBroker
 from central.provision import FleetCA
 base = Path(sys.argv[1])
