@@ -15,9 +15,9 @@ Every system sees the same images. Figures per set and averaged over the sets
 (``overall``): EER, FNMR at FMR 1 % and 0.1 %, extraction ms per image on one
 thread (for our chain also the part left after the sensor's last row, since it
 measures its blocks while the rows stream in; the network needs the whole image,
-so that part is most of it), match µs per pair, 1:N comparisons per second and rank-1 identification
-(:func:`identification`: the set's fingers among synthetic distractors, through the
-1:N path and exhaustively), template bytes, and the
+so that part is most of it), match µs per pair, 1:N comparisons per second and
+rank-1 identification (:func:`identification`: the set's fingers among synthetic
+distractors, through the 1:N path and exhaustively), template bytes, and the
 error-versus-discard curve (FNMR at FMR 1 % after discarding the
 lowest-quality x % of genuine pairs) of our quality beside NFIQ 2's, both on
 our scores, set by set and leaving one set out (``bench.quality_loso``).
