@@ -1,20 +1,23 @@
 """Leave one set out: each quality score's error-versus-discard on a set that chose nothing.
 
-Our fingerprint quality has one constant chosen from data, the midpoint of its
-contrast gate (``firmware.biometrics.fingerprint.quality``); NFIQ 2 has none
-chosen on our data. The evaluation that counts uses sensors we do not have, so
-a curve measured on the sets the constant was chosen on flatters it. Here each
-set is left out in turn: the midpoint is chosen on the other sets (from
-``MIDPOINTS``), and the left-out set's curve is measured with it.
+Our fingerprint quality has two constants chosen from data, the midpoints of its
+contrast and minutiae gates (``firmware.biometrics.fingerprint.quality``); NFIQ 2
+has none chosen on our data. The evaluation that counts uses sensors we do not
+have, so a curve measured on the sets the constants were chosen on flatters it.
+Here each set is left out in turn: both midpoints are chosen on the other sets
+(from ``MIDPOINTS`` and ``MINUTIAE_MIDPOINTS``), and the left-out set's curve is
+measured with them.
 
-The choice on the other sets: the midpoint at least as low as NFIQ 2's curve at
-the most discard fractions, then with the lowest mean error, then the stricter
-(higher) midpoint, since a faint print is worth retaking anyway. Without NFIQ 2
-(NBIS not run) only the mean error counts.
+The choice on the other sets: the pair at least as low as NFIQ 2's curve at the
+most discard fractions, then with the lowest mean error, then the stricter
+(higher) contrast midpoint, since a faint print is worth retaking anyway, then the
+milder (lower) minutiae midpoint. Without NFIQ 2 (NBIS not run) only the mean
+error counts.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,8 @@ from firmware.biometrics.fingerprint import quality
 Scores = npt.NDArray[np.float64]
 MIDPOINTS = (8.0, 10.0, 12.0, 14.0, 16.0, 18.0)
 """Contrast-gate midpoints (grey levels) the choice is made among."""
+MINUTIAE_MIDPOINTS = (12.0, 15.0, 18.0, 21.0, 24.0)
+"""Minutiae-gate midpoints the choice is made among."""
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,25 @@ class SetQualities:
     nfiq2: Scores | None
 
 
-def ours(measures: list[dict[str, float]], midpoint: float) -> Scores:
-    """Our score of each impression with the contrast gate at ``midpoint``."""
-    width = quality.CONTRAST_GATE[1]
+def ours(
+    measures: list[dict[str, float]],
+    midpoint: float,
+    minutiae_midpoint: float = quality.MINUTIAE_GATE[0],
+) -> Scores:
+    """Our score of each impression with the contrast gate at ``midpoint`` and the minutiae
+    gate at ``minutiae_midpoint``."""
     return np.array(
         [
             quality.unified(
                 m.get("clear_share", 0.0),
                 m.get("contrast", 0.0),
                 m.get("finger_mm2", 0.0),
-                (midpoint, width),
+                m.get("minutiae", 0.0),
+                (midpoint, quality.CONTRAST_GATE[1]),
+                (minutiae_midpoint, quality.MINUTIAE_GATE[1]),
             )
+            if m.get("minutiae", 0.0)
+            else 0
             for m in measures
         ],
         np.float64,
@@ -70,26 +83,29 @@ def _at_least_as_low(mine: dict[str, float], theirs: dict[str, float]) -> int:
     return sum(mine[k] <= theirs[k] + 1e-12 for k in mine if float(k) > 0)
 
 
-def _merit(sets: list[SetQualities], midpoint: float) -> tuple[int, float, float]:
-    """Larger is better: fractions at least as low as NFIQ 2's, minus mean error, midpoint."""
+def _merit(sets: list[SetQualities], gates: tuple[float, float]) -> tuple[int, float, float, float]:
+    """Larger is better: fractions at least as low as NFIQ 2's, minus mean error, the contrast
+    midpoint, minus the minutiae midpoint."""
     wins, errors = 0, []
     for one in sets:
-        mine = curve(one, ours(one.measures, midpoint))
+        mine = curve(one, ours(one.measures, *gates))
         errors += [v for k, v in mine.items() if float(k) > 0]
         if one.nfiq2 is not None:
             wins += _at_least_as_low(mine, curve(one, one.nfiq2))
-    return wins, -float(np.mean(errors)), midpoint
+    return wins, -float(np.mean(errors)), gates[0], -gates[1]
 
 
 def leave_one_out(sets: list[SetQualities]) -> dict[str, dict[str, Any]]:
-    """Per left-out set: the midpoint the others chose, our curve with it, NFIQ 2's curve."""
+    """Per left-out set: the midpoints the others chose, our curve with them, NFIQ 2's."""
     out: dict[str, dict[str, Any]] = {}
+    grid = list(itertools.product(MIDPOINTS, MINUTIAE_MIDPOINTS))
     for one in sets:
         others = [s for s in sets if s is not one]
-        midpoint = max(MIDPOINTS, key=lambda m: _merit(others, m))
+        gates = max(grid, key=lambda g: _merit(others, g))
         row: dict[str, Any] = {
-            "gate_midpoint": midpoint,
-            "edc": curve(one, ours(one.measures, midpoint)),
+            "gate_midpoint": gates[0],
+            "minutiae_midpoint": gates[1],
+            "edc": curve(one, ours(one.measures, *gates)),
         }
         if one.nfiq2 is not None:
             row["edc_nfiq2"] = curve(one, one.nfiq2)
@@ -102,7 +118,10 @@ def report(loso: dict[str, dict[str, Any]]) -> str:
     lines = ["Quality, leaving one set out (FNMR at FMR 1% after discarding the lowest x%):"]
     won = total = 0
     for label, row in loso.items():
-        lines.append(f"  {label:<12} ours (gate {row['gate_midpoint']:.0f} chosen on the others)")
+        lines.append(
+            f"  {label:<12} ours (contrast gate {row['gate_midpoint']:.0f}, minutiae gate "
+            f"{row['minutiae_midpoint']:.0f}, chosen on the others)"
+        )
         for key, title in (("edc", "our quality"), ("edc_nfiq2", "NFIQ 2")):
             if key in row:
                 points = "  ".join(f"{float(k):.0%}: {v:.2%}" for k, v in row[key].items())

@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from central import fingerprint_matcher as fpm
-from firmware.biometrics.fingerprint import leader, pipeline
+from firmware.biometrics.fingerprint import leader, pipeline, quality
 from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE, FingerprintAnalyzer
@@ -88,6 +88,18 @@ def test_quality_falls_with_pressure_faults(finger: int) -> None:
     assert pressed.score < clean.score - 15, (clean.score, pressed.score)
     assert dry.score < clean.score - 15, (clean.score, dry.score)
     assert pressed.measures["clear_share"] < clean.measures["clear_share"] - 0.15
+
+
+def test_quality_falls_with_few_minutiae_on_clear_ridges() -> None:
+    """A clear, large enough print with few minutiae gives a comparison little to hold on to
+    (a fingertip placed high: 18-21 minutiae where its FVC set's median is 39)."""
+    clear = {"clear": 0.9, "contrast": 40.0, "finger_mm2": 150.0}
+    scores = [quality.unified(**clear, minutiae=n) for n in (8, 14, 18, 22, 30, 48)]
+    assert scores == sorted(scores) and scores[0] < 5 and scores[-1] == 90
+    assert scores[2] < 0.6 * scores[-1] < scores[3]
+    # The chain scores a print from the minutiae its template keeps.
+    result = analyzer().analyse(impression(4, 0, difficulty=0.0))
+    assert result.quality.measures["minutiae"] == len(result.minutiae) >= 30
 
 
 def test_local_clarity_is_high_on_clean_ridges_and_one_half_on_noise() -> None:

@@ -9,17 +9,21 @@ from bench import quality_loso
 
 def _set(label: str, seed: int, failing: str = "faint") -> quality_loso.SetQualities:
     """Twenty impressions in ten genuine pairs (0-1, 2-3, ...). Impressions 0 and 2 are faint
-    (contrast 13), 4 and 6 a little less clear (clear share 0.85); the pairs of the ``failing``
-    kind fail. NFIQ 2 ranks the faint pairs above the rest."""
+    (contrast 13), 4 and 6 a little less clear (clear share 0.85), 8 and 10 have 16 minutiae
+    (the rest 40); the pairs of the ``failing`` kind fail. NFIQ 2 ranks the faint pairs above
+    the rest."""
     rng = np.random.default_rng(seed)
     first, second = np.arange(0, 20, 2), np.arange(1, 20, 2)
     genuine = np.full(10, 2.0)
-    genuine[[0, 1] if failing == "faint" else [2, 3]] = 0.5
-    measures = [{"clear_share": 0.95, "contrast": 40.0, "finger_mm2": 150.0} for _ in range(20)]
+    genuine[{"faint": [0, 1], "unclear": [2, 3], "sparse": [4, 5]}[failing]] = 0.5
+    usual = {"clear_share": 0.95, "contrast": 40.0, "finger_mm2": 150.0, "minutiae": 40.0}
+    measures = [dict(usual) for _ in range(20)]
     for k in (0, 2):
-        measures[k] = {"clear_share": 0.95, "contrast": 13.0, "finger_mm2": 150.0}
+        measures[k] |= {"contrast": 13.0}
     for k in (4, 6):
-        measures[k] = {"clear_share": 0.85, "contrast": 40.0, "finger_mm2": 150.0}
+        measures[k] |= {"clear_share": 0.85}
+    for k in (8, 10):
+        measures[k] |= {"minutiae": 16.0}
     nfiq2 = np.full(20, 50.0)
     nfiq2[:4] = 80.0
     return quality_loso.SetQualities(
@@ -46,3 +50,16 @@ def test_the_left_out_set_does_not_take_part_in_the_choice() -> None:
     loso = quality_loso.leave_one_out(sets)
     assert loso["faint"]["gate_midpoint"] == 8.0
     assert loso["faint"]["edc"]["0.20"] > 0.0
+
+
+def test_the_minutiae_gate_is_chosen_by_the_others_too() -> None:
+    """Where the prints with few minutiae fail, the others choose a minutiae gate that ranks
+    them lowest; where nothing with few minutiae fails, the mildest."""
+    sets = [_set("S1", 1, "sparse"), _set("S2", 2, "sparse"), _set("S3", 3, "sparse")]
+    loso = quality_loso.leave_one_out(sets)
+    for row in loso.values():
+        assert row["minutiae_midpoint"] >= 15
+        assert row["edc"]["0.20"] == 0.0
+    assert "minutiae gate" in quality_loso.report(loso)
+    faint = quality_loso.leave_one_out([_set("A", 1), _set("B", 2), _set("C", 3)])
+    assert {row["minutiae_midpoint"] for row in faint.values()} == {12.0}
