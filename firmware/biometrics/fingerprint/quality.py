@@ -1,6 +1,6 @@
 """Fingerprint quality, 0-100, with a per-block map and what to tell the officer.
 
-The score is the share of the finger whose ridges are clear, times two gates
+The score is the share of the finger whose ridges are clear, times three gates
 for the faults clarity cannot see:
 
 * **clear share**: each finger block counts 1 when its local clarity (see
