@@ -83,15 +83,20 @@ def _at_least_as_low(mine: dict[str, float], theirs: dict[str, float]) -> int:
     return sum(mine[k] <= theirs[k] + 1e-12 for k in mine if float(k) > 0)
 
 
-def _merit(sets: list[SetQualities], gates: tuple[float, float]) -> tuple[int, float, float, float]:
+Curve = dict[str, float]
+
+
+def _merit(
+    mine: list[Curve], theirs: list[Curve | None], gates: tuple[float, float]
+) -> tuple[int, float, float, float]:
     """Larger is better: fractions at least as low as NFIQ 2's, minus mean error, the contrast
-    midpoint, minus the minutiae midpoint."""
+    midpoint, minus the minutiae midpoint (``mine``: our curve on each set with ``gates``;
+    ``theirs``: NFIQ 2's, where it ran)."""
     wins, errors = 0, []
-    for one in sets:
-        mine = curve(one, ours(one.measures, *gates))
-        errors += [v for k, v in mine.items() if float(k) > 0]
-        if one.nfiq2 is not None:
-            wins += _at_least_as_low(mine, curve(one, one.nfiq2))
+    for ours_curve, nfiq2_curve in zip(mine, theirs, strict=True):
+        errors += [v for k, v in ours_curve.items() if float(k) > 0]
+        if nfiq2_curve is not None:
+            wins += _at_least_as_low(ours_curve, nfiq2_curve)
     return wins, -float(np.mean(errors)), gates[0], -gates[1]
 
 
@@ -99,16 +104,23 @@ def leave_one_out(sets: list[SetQualities]) -> dict[str, dict[str, Any]]:
     """Per left-out set: the midpoints the others chose, our curve with them, NFIQ 2's."""
     out: dict[str, dict[str, Any]] = {}
     grid = list(itertools.product(MIDPOINTS, MINUTIAE_MIDPOINTS))
-    for one in sets:
-        others = [s for s in sets if s is not one]
-        gates = max(grid, key=lambda g: _merit(others, g))
+    # Each set's curves once, not once per fold.
+    mine = {g: [curve(one, ours(one.measures, *g)) for one in sets] for g in grid}
+    theirs = [None if one.nfiq2 is None else curve(one, one.nfiq2) for one in sets]
+    for index, one in enumerate(sets):
+
+        def merit(g: tuple[float, float], left: int = index) -> tuple[int, float, float, float]:
+            keep = [k for k in range(len(sets)) if k != left]
+            return _merit([mine[g][k] for k in keep], [theirs[k] for k in keep], g)
+
+        gates = max(grid, key=merit)
         row: dict[str, Any] = {
             "gate_midpoint": gates[0],
             "minutiae_midpoint": gates[1],
-            "edc": curve(one, ours(one.measures, *gates)),
+            "edc": mine[gates][index],
         }
-        if one.nfiq2 is not None:
-            row["edc_nfiq2"] = curve(one, one.nfiq2)
+        if theirs[index] is not None:
+            row["edc_nfiq2"] = theirs[index]
             row["fractions_at_least_as_good"] = _at_least_as_low(row["edc"], row["edc_nfiq2"])
         out[one.label] = row
     return out
