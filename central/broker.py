@@ -7,8 +7,10 @@ to test recovery) like a service.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -24,10 +26,37 @@ class BrokerError(Exception):
     """The broker could not be started."""
 
 
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback TCP port that nothing holds now, chosen below the kernel's ephemeral range.
+
+    Why not ``bind(0)``: that port comes from the ephemeral range, which the kernel also hands
+    out as the local port of every outgoing connection. Between choosing a port and the server
+    binding it (seconds, when a service starts in another process), a connection to the broker
+    or the gateway can take it, and the server fails with "address already in use" (CI saw this
+    once). Below the range only another ``free_port`` caller can collide, and it chooses at
+    random among thousands of ports.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(_EPHEMERAL.read_text().split()[0])
+    first = 10000 if low > 12000 else 1024
+    if low - first < 1000:  # the whole range is ephemeral: nothing better than the kernel's pick
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    chooser = random.SystemRandom()
+    for _ in range(200):
+        port = chooser.randrange(first, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise BrokerError(f"no free loopback port between {first} and {low - 1}: close some servers")
 
 
 class MosquittoBroker:

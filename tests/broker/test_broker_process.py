@@ -83,3 +83,19 @@ def test_a_broker_never_outlives_the_process_that_started_it(tmp_path: Path) -> 
         return  # gone, as it should be
     os.kill(pid, signal.SIGKILL)
     raise AssertionError(f"mosquitto (pid {pid}) outlived the process that started it")
+
+
+def test_free_ports_are_outside_the_range_outgoing_connections_take() -> None:
+    """A port from ``free_port`` is bound seconds later by another process; an outgoing
+    connection's local port, taken from the kernel's ephemeral range meanwhile, must not be it."""
+    import socket
+
+    from central.broker import free_port
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= p < low for p in ports), sorted(p for p in ports if p >= low)
+    assert len(ports) > 40  # chosen at random, so two callers rarely meet
+    port = ports.pop()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))  # and it is free
