@@ -11,7 +11,7 @@ from PIL import Image
 from scipy import ndimage
 
 from central import fingerprint_matcher as fpm
-from firmware.biometrics.fingerprint import leader, pipeline, quality
+from firmware.biometrics.fingerprint import framing, leader, pipeline, quality
 from firmware.biometrics.fingerprint.blocks import BandAccumulator
 from firmware.biometrics.fingerprint.errors import FingerprintError
 from firmware.biometrics.fingerprint.pipeline import MAX_MINUTIAE, FingerprintAnalyzer
@@ -238,11 +238,107 @@ def test_the_smallest_model_that_holds_the_finger_is_chosen(
     assert leader.choose(height, width)[0] == model
 
 
-def test_a_finger_larger_than_every_model_is_cropped_around_it() -> None:
+def test_a_finger_larger_than_the_budget_runs_at_a_lower_resolution_cropped_around_it() -> None:
     image = np.full((700, 600), 235, np.uint8)
     image[100:600, 80:540] = np.tile(impression(0, 1), (2, 2))[:500, :460]
     result = analyzer().analyse(image)
-    assert result.model == "416x512" and len(result.minutiae) > 12
+    _, height, width = next(size for size in leader.SIZES if size[0] == result.model)
+    assert height * width <= framing.BUDGET
+    # 500x460 pixels of finger do not fit at any resolution down to the lowest: cropped there.
+    assert result.network_ppi == framing.LOWEST_PPI
+    assert len(result.minutiae) > 12
+    xs = np.array([m.x for m in result.minutiae])
+    ys = np.array([m.y for m in result.minutiae])
+    assert xs.min() >= 80 and xs.max() < 540 and ys.min() >= 100 and ys.max() < 600
+    # Centred on the finger: minutiae on both sides of its middle, both ways.
+    assert (xs < 310).any() and (xs > 310).any() and (ys < 350).any() and (ys > 350).any()
+
+
+def test_a_large_finger_falls_in_resolution_only_as_far_as_it_must() -> None:
+    # 380x340 pixels of finger at 500 ppi: too large for the budget at 425 ppi even without
+    # the margin; a little lower, its ridges fit 288x352.
+    image = np.full((460, 420), 235, np.uint8)
+    image[40:420, 40:380] = np.tile(impression(0, 1), (2, 2))[:380, :340]
+    pixels, blocks = image, _blocks(image)
+    finger = blocks.foreground()
+    framed = framing.frame(blocks, finger, pixels.shape, 500, pipeline.NETWORK_PPI)
+    assert framing.LOWEST_PPI < framed.ppi < pipeline.NETWORK_PPI
+    assert framed.budget == framing.BUDGET and framing.fits(framed.window, framing.BUDGET)
+    higher = framed.ppi + framing.PPI_STEP
+    at = framing.at_ppi(pixels.shape, 500, higher)
+    clear = framing.clear_region(blocks, finger)
+    window = framing.extent(clear, blocks.size, at, 500 / higher / blocks.size)
+    assert window is not None and not framing.fits(window, framing.BUDGET)
+
+
+def test_a_finger_within_the_budget_is_framed_as_before() -> None:
+    """Only large fingers change: the window is the finger's mask with the margin, at 425 ppi,
+    any model."""
+    pixels = impression(0, 1)
+    blocks = _blocks(pixels)
+    finger = blocks.foreground()
+    framed = framing.frame(blocks, finger, pixels.shape, 500, pipeline.NETWORK_PPI)
+    assert framed.ppi == pipeline.NETWORK_PPI and framed.budget is None
+    mask = pipeline.pixel_mask(blocks, finger, framing.at_ppi(pixels.shape, 500, 425), 500, 425)
+    ys, xs = np.nonzero(mask)
+    m, (h, w) = leader.MARGIN, mask.shape
+    assert framed.window == (
+        max(0, ys.min() - m),
+        min(h, ys.max() + 1 + m),
+        max(0, xs.min() - m),
+        min(w, xs.max() + 1 + m),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_window_is_computed_exactly_as_the_pixel_mask_would_give_it(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    blocks = np.zeros((int(rng.integers(10, 40)), int(rng.integers(10, 40))), bool)
+    top, left = int(rng.integers(0, blocks.shape[0])), int(rng.integers(0, blocks.shape[1]))
+    blocks[top : top + int(rng.integers(1, 20)), left : left + int(rng.integers(1, 20))] = True
+    size, ppi, target = 12, int(rng.choice([500, 569, 512])), int(rng.integers(375, 426))
+    shape = framing.at_ppi((blocks.shape[0] * size, blocks.shape[1] * size), ppi, target)
+
+    class Grid:  # what pixel_mask reads of Blocks
+        pass
+
+    grid = Grid()
+    grid.size = size  # type: ignore[attr-defined]
+    mask = pipeline.pixel_mask(grid, blocks, shape, ppi, target)  # type: ignore[arg-type]
+    ys, xs = np.nonzero(mask)
+    expected = (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1)
+    assert framing.extent(blocks, size, shape, ppi / target / size) == expected
+
+
+def test_residue_around_the_finger_is_left_out_of_a_large_window() -> None:
+    """An optical sensor's platen residue has contrast but no clear ridges: it may enter the
+    finger's mask, but the window a large finger is framed by is its clear ridges."""
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(200, 30, (478, 448)), 0, 255).astype(np.uint8)  # residue
+    image[70:400, 80:380] = np.tile(impression(0, 1), (2, 2))[:330, :300]
+    pixels, blocks = image, _blocks(image)
+    finger = blocks.foreground()
+    clear = framing.clear_region(blocks, finger)
+    assert clear.sum() < finger.sum()
+    scale = 500 / 425 / blocks.size
+    at = framing.at_ppi(pixels.shape, 500, 425)
+    whole, tight = (
+        framing.extent(finger, blocks.size, at, scale),
+        framing.extent(clear, blocks.size, at, scale),
+    )
+    assert whole is not None and tight is not None
+    area = lambda w: (w[1] - w[0]) * (w[3] - w[2])  # noqa: E731
+    assert area(tight) < 0.8 * area(whole)
+    framed = framing.frame(blocks, finger, pixels.shape, 500, pipeline.NETWORK_PPI)
+    assert framed.budget == framing.BUDGET
+
+
+def test_a_budget_is_never_exceeded_and_the_model_holds_most_of_the_window() -> None:
+    for height, width in [(500, 300), (300, 500), (700, 700), (330, 330), (240, 430)]:
+        _, in_h, in_w = leader.choose(height, width, framing.BUDGET)
+        assert in_h * in_w <= framing.BUDGET
+    assert leader.choose(430, 240, framing.BUDGET)[0] == "256x352"  # the tallest within it
+    assert leader.choose(700, 700)[0] == "416x512"  # no budget: the largest, as before
 
 
 def test_rows_must_arrive_in_order_and_complete() -> None:

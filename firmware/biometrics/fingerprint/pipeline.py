@@ -23,6 +23,7 @@ from PIL import Image
 
 from firmware.biometrics.fingerprint.blocks import BandAccumulator, Blocks, Mask
 from firmware.biometrics.fingerprint.errors import FingerprintError
+from firmware.biometrics.fingerprint.framing import at_ppi, frame
 from firmware.biometrics.fingerprint.leader import MinutiaeNetwork, RawMinutia
 from firmware.biometrics.fingerprint.quality import FingerQuality, assess
 from wire.iso19794_2 import BIFURCATION, RIDGE_ENDING, FingerView, Minutia, MinutiaeRecord
@@ -37,7 +38,7 @@ way; FNMR at FMR 0.1 % 1.07 % against 1.47 %; 24 genuine pairs failing at FMR 0.
 of 34), chosen by leaving one set out it is 425 for each of them, and the network's time,
 which follows its pixels, falls to 0.72 (400 and 450 ppi were as accurate on average but
 not set by set; 350 was worse; the model card has the sweep)."""
-VERSION = "leader-pyfing-0.7.3/tflite/425ppi/2"
+VERSION = "leader-pyfing-0.7.3/tflite/425ppi-budget/3"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class FingerResult:
     height: int
     """Size of the resampled (500 ppi) image the minutiae refer to."""
     model: str
+    network_ppi: int = NETWORK_PPI
+    """The resolution the network ran at (lower for a large finger: see ``framing``)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def view(self, position: int, impression: int = 0) -> FingerView:
@@ -67,13 +70,9 @@ class FingerResult:
             "template_bytes": len(self.record(0).encode()),
             "image_500ppi": f"{self.width}x{self.height}",
             "model": self.model,
+            "network_ppi": self.network_ppi,
             "measures": self.quality.measures,
         }
-
-
-def at_ppi(shape: tuple[int, int], ppi: int, target: int) -> tuple[int, int]:
-    """(height, width) of an image of ``shape`` at ``ppi`` once resampled to ``target``."""
-    return round(shape[0] * target / ppi), round(shape[1] * target / ppi)
 
 
 def resample(pixels: npt.NDArray[np.uint8], ppi: int, target: int) -> npt.NDArray[np.uint8]:
@@ -113,11 +112,13 @@ class FingerStream:
         started = time.perf_counter()
         pixels, blocks = self._bands.finish()
         finger = blocks.foreground()
-        image = resample(pixels, self.ppi, NETWORK_PPI)
-        mask = pixel_mask(blocks, finger, image.shape, self.ppi, NETWORK_PPI)
+        framing = frame(blocks, finger, pixels.shape, self.ppi, NETWORK_PPI)
+        image = resample(pixels, self.ppi, framing.ppi)
+        mask = pixel_mask(blocks, finger, image.shape, self.ppi, framing.ppi)
         height, width = at_ppi(pixels.shape, self.ppi, PPI)
         prepared = time.perf_counter()
-        raw = [_at_500(m, height, width) for m in self._network.detect(image, mask, MAX_MINUTIAE)]
+        found = self._network.detect(image, mask, MAX_MINUTIAE, framing.window, framing.budget)
+        raw = [_at_500(m, height, width, framing.ppi) for m in found]
         detected = time.perf_counter()
         scale = self.ppi / PPI / blocks.size
         cells = [
@@ -132,12 +133,13 @@ class FingerStream:
             "network": 1000 * (detected - prepared),
             "quality": 1000 * (done - detected),
         }
-        return FingerResult(minutiae, quality, width, height, self._network.last_model, timings)
+        model = self._network.last_model
+        return FingerResult(minutiae, quality, width, height, model, framing.ppi, timings)
 
 
-def _at_500(m: RawMinutia, height: int, width: int) -> RawMinutia:
-    """A minutia found at :data:`NETWORK_PPI` in the coordinates of the 500 ppi image."""
-    scale = PPI / NETWORK_PPI
+def _at_500(m: RawMinutia, height: int, width: int, ppi: int) -> RawMinutia:
+    """A minutia found at ``ppi`` (the network's) in the coordinates of the 500 ppi image."""
+    scale = PPI / ppi
     x = min(width - 1, round((m.x + 0.5) * scale - 0.5))
     y = min(height - 1, round((m.y + 0.5) * scale - 0.5))
     return replace(m, x=max(0, x), y=max(0, y))
