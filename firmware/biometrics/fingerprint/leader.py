@@ -77,23 +77,26 @@ every side: fitted exactly, the network's zero padding (black, the colour of a r
 the print's edge, and on FVC2002 DB4 one more genuine pair failed."""
 
 
+def room(size: tuple[str, int, int]) -> tuple[int, int]:
+    """The (height, width) of window a model of :data:`SIZES` takes: its input less
+    :data:`PAD` on every side, except for the sensor families' own sizes."""
+    name, height, width = size
+    margin = 0 if name in NATIVE else 2 * PAD
+    return height - margin, width - margin
+
+
 def choose(height: int, width: int, budget: int | None = None) -> tuple[str, int, int]:
     """The smallest model (by area) that holds a ``height`` x ``width`` window (a size
     between the families with :data:`PAD` to spare on every side), among those of at most
     ``budget`` pixels when given; when none holds it, the one that holds most of it (the
     window is then cropped)."""
-
-    def room(name: str, h: int, w: int) -> tuple[int, int]:
-        margin = 0 if name in NATIVE else 2 * PAD
-        return h - margin, w - margin
-
     sizes = [s for s in SIZES if budget is None or s[1] * s[2] <= budget] or [SIZES[0]]
-    holding = [s for s in sizes if height <= room(*s)[0] and width <= room(*s)[1]]
+    holding = [s for s in sizes if height <= room(s)[0] and width <= room(s)[1]]
     if holding:
         return min(holding, key=lambda size: size[1] * size[2])
 
     def held(size: tuple[str, int, int]) -> tuple[int, int]:
-        h, w = room(*size)
+        h, w = room(size)
         return min(h, height) * min(w, width), -size[1] * size[2]
 
     return max(sizes, key=held)
@@ -159,7 +162,7 @@ class MinutiaeNetwork:
         else:
             top, bottom, left, right = window
         name, in_h, in_w = choose(bottom - top, right - left, budget)
-        room_h, room_w = (in_h, in_w) if name in NATIVE else (in_h - 2 * PAD, in_w - 2 * PAD)
+        room_h, room_w = room((name, in_h, in_w))
         # Too big for the model: cropped around the window's centre. (The centre of the
         # finger's mask was worse on FVC2000 DB3, whose masks take in the platen's residue:
         # seven genuine pairs failing at FMR 0.1 % instead of two.)
