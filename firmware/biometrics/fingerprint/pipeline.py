@@ -2,8 +2,9 @@
 
 ``FingerprintAnalyzer.stream`` returns a :class:`FingerStream` that takes the
 sensor's rows as they arrive (block measures are done band by band), and
-``finish`` runs what needs the whole image: the foreground mask, resampling
-to the network's :data:`NETWORK_PPI`, the network, the quality score and the
+``finish`` runs what needs the whole image: the foreground mask, the network's
+window within its time budget (:mod:`framing`: :data:`NETWORK_PPI`, lower for a finger
+too large for the budget), resampling to it, the network, the quality score and the
 ISO/IEC 19794-2 record, whose minutiae are at 500 ppi (:data:`PPI`) as the
 standard's records and every matcher expect.
 ``analyse`` does the same for an image already in memory.
