@@ -61,6 +61,10 @@ ERRORS = {
         "Something went wrong inside the device. Try again; if it happens again, restart the "
         "device. Queued checks are safe."
     ),
+    "unreachable": N_(
+        "The device's service did not answer. Try again; if it happens again, restart the "
+        "device. Queued checks are safe."
+    ),
 }
 
 FINGERS = {

@@ -8,6 +8,12 @@ from collections.abc import Callable
 import uvicorn
 from starlette.applications import Starlette
 
+KEEP_ALIVE_S = 330
+"""How long an idle browser connection stays open. Longer than Chromium reuses an idle
+connection (300 s): with uvicorn's default of 5 s, a request sent on a connection the server
+was closing at that instant failed in the browser ("Failed to fetch": a POST is not resent),
+which a UI test met once under load and an officer would meet after pausing a few seconds."""
+
 
 class InterfaceError(Exception):
     """The interface could not start (the port is taken)."""
@@ -28,6 +34,7 @@ class InterfaceServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="interface", daemon=True)

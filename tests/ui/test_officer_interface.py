@@ -250,3 +250,40 @@ def test_pin_lockout(page: Any, bench: Bench) -> None:
     expect(page.get_by_role("alert")).to_contain_text("blocked until")
     expect(page.get_by_role("button", name="New check")).to_be_hidden()
     screenshot(page, "lockout-en")
+
+
+def test_a_service_that_does_not_answer_is_said_in_the_officers_words(
+    page: Any, bench: Bench
+) -> None:
+    page.route("**/api/sign-in", lambda route: route.abort("connectionreset"))
+    page.get_by_role("textbox", name="Officer ID").fill("officer-2")
+    page.get_by_role("textbox", name="PIN").fill("1357")
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The device's service did not answer. Try again")
+    expect(alert).not_to_contain_text("fetch")
+    page.unroute("**/api/sign-in")
+    sign_in(page, "officer-2", "1357")
+    expect(page.get_by_role("button", name="New check")).to_be_visible()
+
+
+def test_an_idle_browser_connection_stays_open_past_a_pause(bench: Bench) -> None:
+    """A browser reuses an idle connection for minutes; had the service closed it after a few
+    seconds (uvicorn's default is 5), a request sent as it closed would fail in the browser."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(bench.handheld.url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    connection.request("GET", "/static/app.css")
+    first = connection.getresponse()
+    first.read()
+    assert first.status == 200
+    assert connection.sock is not None
+    local = connection.sock.getsockname()
+    time.sleep(6.5)
+    connection.request("GET", "/static/app.css")
+    second = connection.getresponse()  # RemoteDisconnected had the service closed it
+    second.read()
+    assert second.status == 200 and connection.sock.getsockname() == local
+    connection.close()

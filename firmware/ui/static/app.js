@@ -28,13 +28,22 @@
   // -- calls ------------------------------------------------------------------------------------
 
   async function call(path, body) {
-    const response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-Hotspot": "1" },
-      body: JSON.stringify(body || {}),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Hotspot": "1" },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (e) {
+      // No answer at all (the service is down or restarting): say so in the officer's words,
+      // not the browser's "Failed to fetch".
+      const error = new Error(S.errors.unreachable);
+      error.code = "unreachable";
+      throw error;
+    }
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     if (!response.ok) {
