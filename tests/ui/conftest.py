@@ -62,3 +62,17 @@ def page(browser: Any, bench: Bench) -> Iterator[Any]:
     context.close()
     bench.rig.clear_faults()
     assert not errors, errors
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed interface test carries the device service's last output and whether it was
+    still running: a browser's "Failed to fetch" alone does not say which side failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    bench = getattr(item, "funcargs", {}).get("bench")
+    if report.when == "call" and report.failed and isinstance(bench, Bench):
+        process = bench.handheld.process
+        state = "running" if process is not None and process.poll() is None else "not running"
+        lines = "\n".join(bench.handheld.output[-60:])
+        report.sections.append((f"device service ({state}), last output", lines))
