@@ -125,6 +125,7 @@ class Service:
         self.status: StatusMonitor | None = None
         self.workflow: CheckWorkflow | None = None
         self.server: InterfaceServer | None = None
+        self._withheld: str | None = None
 
     def _print(self, text: str) -> None:
         if self._say:
@@ -248,7 +249,7 @@ class Service:
 
         return SupervisorWatch(
             supervisor,
-            healthy=lambda: self.hung() is None,
+            healthy=self._healthy,
             on_tamper=tampered,
             on_shutdown=shut_down,
             heartbeat_timeout_s=cfg.heartbeat_timeout_s,
@@ -291,6 +292,15 @@ class Service:
     def _on_sent(self, record_id: bytes) -> None:
         if self._desk is not None:
             self._desk.changed(record_id)
+
+    def _healthy(self) -> bool:
+        """Whether to pet the supervisor's watchdog; says why not, once per reason, since
+        withholding the heartbeat makes the supervisor restart the handheld a minute later."""
+        reason = self.hung()
+        if reason is not None and reason != self._withheld:
+            self._print(f"withholding the watchdog's heartbeat: {reason}")
+        self._withheld = reason
+        return reason is None
 
     def hung(self) -> str | None:
         """Why the watchdog must not be petted now, or None when every worker is healthy."""

@@ -72,13 +72,18 @@ class SupervisorWatch:
         return max(1.0, self._timeout_s / 6)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
+        # The first round at once, not a period later: a service restarted after a crash (the
+        # supervisor still counting from the last heartbeat before it) must not spend ten of
+        # the watchdog's sixty seconds waiting to say it is back.
+        while True:
             self.beat = time.monotonic()
             try:
                 self.round()
             except HalError as exc:
                 self.error = type(exc).__name__
                 log.warning("supervisor: %s", exc)
+            if self._stop.wait(self.period_s):
+                return
 
     def round(self) -> None:
         """One round: heartbeat (while healthy), then the events."""

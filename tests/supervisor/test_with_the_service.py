@@ -22,6 +22,7 @@ from hil.handheld import HandheldProcess
 from hil.officer import Officer
 from hil.rig import Rig
 from hil.system import System
+from supervisor.logic import HOST_ON
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,19 @@ def test_a_main_board_whose_heartbeat_stops_is_power_cycled(handheld: Handheld) 
         return device.process is not None and any(x.startswith("ready:") for x in device.output)
 
     wait(back, 90, "the service's restart")
+
+
+def test_a_service_restarted_after_a_crash_says_it_is_back_at_once(handheld: Handheld) -> None:
+    """The supervisor counts from the last heartbeat before the crash, so the restarted
+    service's first heartbeat must not wait a period (10 s of the watchdog's 60)."""
+    rig, device, _said = handheld()
+    logic = rig.supervisor.logic
+    wait(lambda: logic.first_heartbeat, 15, "the service's first heartbeat")
+    device.kill()
+    before = logic.last_heartbeat
+    device.start()
+    wait(lambda: logic.last_heartbeat != before, 3, "the restarted service's first heartbeat")
+    assert logic.host == HOST_ON and rig.supervisor.board.host_power  # not shutting down
 
 
 def test_holding_the_power_button_shuts_the_service_down_cleanly(handheld: Handheld) -> None:
