@@ -253,18 +253,29 @@ def test_pin_lockout(page: Any, bench: Bench) -> None:
 
 
 def test_a_service_that_does_not_answer_is_said_in_the_officers_words(
-    page: Any, bench: Bench
+    browser: Any, bench: Bench
 ) -> None:
-    page.route("**/api/sign-in", lambda route: route.abort("connectionreset"))
-    page.get_by_role("textbox", name="Officer ID").fill("officer-2")
-    page.get_by_role("textbox", name="PIN").fill("1357")
-    page.get_by_role("button", name="Sign in").click()
-    alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("The device's service did not answer. Try again")
-    expect(alert).not_to_contain_text("fetch")
-    page.unroute("**/api/sign-in")
-    sign_in(page, "officer-2", "1357")
-    expect(page.get_by_role("button", name="New check")).to_be_visible()
+    for locale, code, sign_in_text, said in (
+        ("en-GB", "en", "Sign in", "The device's service did not answer. Try again"),
+        ("fr-FR", "fr", "Se connecter", "Le service de l'appareil n'a pas répondu. Réessayez"),
+        ("ar-EG", "ar", "تسجيل الدخول", "لم تستجب خدمة الجهاز. حاول مرة أخرى"),
+    ):
+        context = browser.new_context(viewport={"width": 800, "height": 480}, locale=locale)
+        page = context.new_page()
+        page.goto(bench.handheld.url)
+        page.route("**/api/sign-in", lambda route: route.abort("connectionreset"))
+        page.locator("#officer").fill("officer-2")
+        page.locator("#pin").fill("1357")
+        page.get_by_role("button", name=sign_in_text).click()
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text(said)
+        expect(alert).not_to_contain_text("fetch")
+        screenshot(page, f"no-answer-{code}")
+        page.unroute("**/api/sign-in")
+        page.locator("#pin").fill("1357")  # the form clears the PIN after a failed sign-in
+        page.get_by_role("button", name=sign_in_text).click()  # the service is there again
+        expect(page.locator("#new-check")).to_be_visible()
+        context.close()
 
 
 def test_an_idle_browser_connection_stays_open_past_a_pause(bench: Bench) -> None:
