@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 KEEP_ALIVE_S = 330
 """How long an idle browser connection stays open. Longer than Chromium reuses an idle
 connection (300 s): with uvicorn's default of 5 s, a request sent on a connection the server
-was closing at that instant failed in the browser ("Failed to fetch": a POST is not resent),
-which a UI test met once under load and an officer would meet after pausing a few seconds."""
+is closing at that instant fails in the browser ("Failed to fetch": a POST is not resent),
+which an officer could meet after pausing a few seconds between two taps."""
 
 
 class InterfaceError(Exception):
