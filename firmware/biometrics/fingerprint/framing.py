@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from firmware.biometrics.fingerprint import leader
@@ -66,6 +67,13 @@ def at_ppi(shape: tuple[int, int], ppi: int, target: int) -> tuple[int, int]:
     return round(shape[0] * target / ppi), round(shape[1] * target / ppi)
 
 
+def block_of(count: int, cells: int, scale: float) -> npt.NDArray[np.intp]:
+    """For each of ``count`` pixels along one axis, the block it lies in (``scale``: sensor
+    ppi / grid ppi / block size), the last block for pixels past it. The one mapping the
+    pixel mask and the window are both drawn with."""
+    return np.minimum((np.arange(count) * scale).astype(np.intp), cells - 1)
+
+
 def extent(blocks: Mask, size: int, shape: tuple[int, int], scale: float) -> Window | None:
     """The bounding box, in the pixels of a ``shape`` grid, of the pixels that ``pipeline.
     pixel_mask`` would set from the block mask ``blocks`` (``scale``: sensor ppi / grid ppi /
@@ -75,7 +83,7 @@ def extent(blocks: Mask, size: int, shape: tuple[int, int], scale: float) -> Win
         return None
 
     def span(count: int, cells: int, first: int, last: int) -> tuple[int, int]:
-        cell = np.minimum((np.arange(count) * scale).astype(int), cells - 1)
+        cell = block_of(count, cells, scale)
         inside = np.nonzero((cell >= first) & (cell <= last))[0]
         return int(inside[0]), int(inside[-1]) + 1
 

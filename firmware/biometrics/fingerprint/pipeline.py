@@ -24,7 +24,7 @@ from PIL import Image
 
 from firmware.biometrics.fingerprint.blocks import BandAccumulator, Blocks, Mask
 from firmware.biometrics.fingerprint.errors import FingerprintError
-from firmware.biometrics.fingerprint.framing import at_ppi, frame
+from firmware.biometrics.fingerprint.framing import at_ppi, block_of, frame
 from firmware.biometrics.fingerprint.leader import MinutiaeNetwork, RawMinutia
 from firmware.biometrics.fingerprint.quality import FingerQuality, assess
 from wire.iso19794_2 import BIFURCATION, RIDGE_ENDING, FingerView, Minutia, MinutiaeRecord
@@ -88,8 +88,8 @@ def resample(pixels: npt.NDArray[np.uint8], ppi: int, target: int) -> npt.NDArra
 def pixel_mask(blocks: Blocks, finger: Mask, shape: tuple[int, int], ppi: int, target: int) -> Mask:
     """The block mask spread over a ``target`` ppi pixel grid of ``shape``."""
     scale = ppi / target / blocks.size
-    rows = np.minimum((np.arange(shape[0]) * scale).astype(int), finger.shape[0] - 1)
-    cols = np.minimum((np.arange(shape[1]) * scale).astype(int), finger.shape[1] - 1)
+    rows = block_of(shape[0], finger.shape[0], scale)
+    cols = block_of(shape[1], finger.shape[1], scale)
     return np.asarray(finger[rows[:, None], cols[None, :]])
 
 
